@@ -1,0 +1,1 @@
+"""One module per ``webfaq-stream`` command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,135 @@
+"""Value types that flow between the pipeline's steps.
+
+All are immutable dataclasses; steps take them and return new ones. Times are ISO-8601
+UTC strings (``2026-11-22T10:00:00Z``) so that they sort as text and serialise as-is.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a record came from on the topic (for dead letters and checkpoints)."""
+
+    topic: str
+    partition: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class CrawlRecord:
+    """One decoded crawl record (DESIGN section 3), whatever its wire format.
+
+    ``html`` holds the payload bytes as received (not yet decoded to text); ``charset``
+    is the charset declared by the HTTP headers, if any. For JSON envelopes the optional
+    fields carry what the producer already knew (OWI Parquet rows carry ``faq``).
+    """
+
+    url: str
+    origin: str
+    warc_date: str
+    html: bytes
+    charset: str | None = None
+    title: str | None = None
+    description: str | None = None
+    language: str | None = None
+    json_ld: tuple[str, ...] | None = None
+    faq: tuple[tuple[str, str], ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RawPair:
+    """A question-answer pair as the markup states it, text already cleaned of HTML."""
+
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class PageFAQ:
+    """What extraction found on one page: its pairs (document order) and page context."""
+
+    pairs: tuple[RawPair, ...]
+    title: str = ""
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CleanPair:
+    """A pair that passed the WebFAQ filters, with WebFAQ's md5 ``id``."""
+
+    id: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True, slots=True)
+class Dropped:
+    """A pair or page removed by a filter, with the named reason (counted in metrics)."""
+
+    reason: str
+    question: str = ""
+    answer: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TaggedPair:
+    """A clean pair with its language (ISO 639-3) and page context, ready to embed."""
+
+    id: str
+    origin: str
+    url: str
+    language: str
+    language_score: float
+    question: str
+    answer: str
+    title: str
+    description: str
+    seen: str
+
+    def embedding_text(self) -> str:
+        """The text that is embedded: ``question answer`` (DESIGN section 5)."""
+        return f"{self.question} {self.answer}"
+
+
+@dataclass(slots=True)
+class StoredPair:
+    """A point in the store: a tagged pair plus store-maintained fields.
+
+    ``aligned`` maps a language to ``{"id": partner_id, "similarity": float}``.
+    ``vector`` is present only when it was asked for.
+    """
+
+    id: str
+    origin: str
+    url: str
+    language: str
+    language_score: float
+    question: str
+    answer: str
+    title: str
+    description: str
+    first_seen: str
+    last_seen: str
+    near_duplicate_similarity: float | None = None
+    aligned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    vector: list[float] | None = None
+
+    PAYLOAD_FIELDS = (
+        "id", "origin", "url", "language", "language_score", "question", "answer", "title",
+        "description", "first_seen", "last_seen", "near_duplicate_similarity", "aligned",
+    )
+
+    def payload(self) -> dict[str, Any]:
+        """The Qdrant payload of this point (everything but the vector)."""
+        return {name: getattr(self, name) for name in self.PAYLOAD_FIELDS}
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any], vector: list[float] | None = None) -> "StoredPair":
+        """Rebuild from a Qdrant payload; unknown keys are ignored."""
+        values = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
+        values["aligned"] = dict(values.get("aligned") or {})
+        return cls(**values, vector=vector)
