@@ -3,16 +3,26 @@
 Precedence (highest first): explicit keyword arguments, environment variables
 (``WEBFAQ_<FIELD>``), the TOML file named by ``WEBFAQ_CONFIG`` (a flat table of field
 names), then the defaults below, which run everything embedded on one machine.
-Invalid values raise :class:`ConfigurationError` naming the environment variable.
+Invalid values raise :class:`ConfigurationError` naming the environment variable (and the
+TOML key when the value came from the file); a secret's value is never echoed.
+
+Secrets (``SECRET_FIELDS``: the SASL password, the Qdrant API key) are ``SecretStr``: their
+``repr`` is masked, :meth:`Settings.masked` shows ``********`` and :func:`secret_values`
+gives the raw values to :func:`webfaq_stream.logs.configure_logging` so that logs mask them
+too. Kafka client keyword arguments and Faust credentials are built from these settings in
+:mod:`webfaq_stream.kafka_security`.
 """
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
+import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -23,6 +33,19 @@ from pydantic_settings import (
 from .exceptions import ConfigurationError
 
 ENV_PREFIX = "WEBFAQ_"
+#: The variable naming the TOML file; not a field.
+CONFIG_VARIABLE = f"{ENV_PREFIX}CONFIG"
+#: Fields whose values are credentials: never printed, never logged.
+SECRET_FIELDS = frozenset({"kafka_sasl_password", "qdrant_api_key"})
+#: What secrets look like in printed configuration.
+MASK = "********"
+
+log = logging.getLogger(__name__)
+
+
+def env_name(field: str) -> str:
+    """The environment variable of a settings field (``batch_size`` -> ``WEBFAQ_BATCH_SIZE``)."""
+    return f"{ENV_PREFIX}{field.upper()}"
 
 
 class Settings(BaseSettings):
@@ -42,7 +65,12 @@ class Settings(BaseSettings):
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
-    kafka_ssl_cafile: Path | None = None
+    kafka_ssl_cafile: Path | None = Field(
+        None, description="CA bundle (PEM) that signed the brokers' certificates (SSL, SASL_SSL).")
+    kafka_ssl_certfile: Path | None = Field(
+        None, description="Client certificate (PEM) for mutual TLS; needs kafka_ssl_keyfile.")
+    kafka_ssl_keyfile: Path | None = Field(None, description="Private key (PEM) of kafka_ssl_certfile.")
+    kafka_ssl_check_hostname: bool = Field(True, description="Verify the broker's host name (TLS).")
     kafka_session_timeout_s: float = Field(
         6.0, gt=0, description="Consumer session timeout; group joins wait about half of it.")
     kafka_heartbeat_interval_s: float = Field(2.0, gt=0)
@@ -77,13 +105,63 @@ class Settings(BaseSettings):
 
     # --- runtime -------------------------------------------------------------------------
     web_port: int = Field(6066, ge=0, le=65535, description="Port of metrics and health endpoints.")
+    web_host: str = Field("0.0.0.0", description="Interface the metrics and health server binds.")
+    health_broker_stale_s: float = Field(
+        120.0, gt=0, description="/health reports unhealthy after this long without broker contact.")
+    health_startup_grace_s: float = Field(
+        60.0, ge=0, description="Time after start before a missing broker contact is unhealthy.")
+    shutdown_grace_s: float = Field(
+        30.0, gt=0, description="On SIGTERM, longest wait for the batch in hand before abandoning it.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
 
-    @field_validator("kafka_bootstrap", "qdrant_url", mode="before")
+    @field_validator("kafka_bootstrap", "qdrant_url", "kafka_sasl_mechanism", "kafka_sasl_username",
+                     "kafka_sasl_password", "qdrant_api_key", "kafka_ssl_cafile", "kafka_ssl_certfile",
+                     "kafka_ssl_keyfile", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _bootstrap_is_host_port_list(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        servers = [s.strip() for s in value.split(",") if s.strip()]
+        for server in servers:
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port[,host:port...], got {server!r}")
+        return ",".join(servers)
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _qdrant_url_is_http(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _kafka_security_is_complete(self) -> Self:
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_"):
+            missing = [env_name(f) for f in ("kafka_sasl_mechanism", "kafka_sasl_username",
+                                             "kafka_sasl_password") if getattr(self, f) is None]
+            if missing:
+                raise ValueError(f"{', '.join(missing)}: required when "
+                                 f"{env_name('kafka_security_protocol')}={protocol}")
+        elif self.kafka_sasl_username or self.kafka_sasl_password:
+            raise ValueError(f"{env_name('kafka_sasl_username')}/{env_name('kafka_sasl_password')}: "
+                             f"set, but {env_name('kafka_security_protocol')}={protocol} would not send "
+                             "them (use SASL_SSL or SASL_PLAINTEXT)")
+        for name in ("kafka_ssl_cafile", "kafka_ssl_certfile", "kafka_ssl_keyfile"):
+            path = getattr(self, name)
+            if path is not None and not path.is_file():
+                raise ValueError(f"{env_name(name)}: no such file: {path}")
+        if (self.kafka_ssl_certfile is None) != (self.kafka_ssl_keyfile is None):
+            raise ValueError(f"{env_name('kafka_ssl_certfile')}, {env_name('kafka_ssl_keyfile')}: "
+                             "set both or neither")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -95,7 +173,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        toml_path = os.environ.get(f"{ENV_PREFIX}CONFIG")
+        toml_path = os.environ.get(CONFIG_VARIABLE)
         if toml_path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=toml_path))
         return tuple(sources)
@@ -106,7 +184,7 @@ class Settings(BaseSettings):
         for name in type(self).model_fields:
             value = getattr(self, name)
             if isinstance(value, SecretStr):
-                out[name] = "********" if value.get_secret_value() else ""
+                out[name] = MASK if value.get_secret_value() else ""
             elif isinstance(value, Path):
                 out[name] = str(value)
             else:
@@ -114,16 +192,84 @@ class Settings(BaseSettings):
         return out
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """The raw values of the secrets that are set (for log masking); never print these."""
+    values = []
+    for name in SECRET_FIELDS:
+        secret = getattr(settings, name)
+        if secret is not None and secret.get_secret_value():
+            values.append(secret.get_secret_value())
+    return values
+
+
+def value_sources(settings: Settings) -> dict[str, str]:
+    """Where each field's value came from: ``env``, ``file`` (WEBFAQ_CONFIG), ``argument`` or ``default``."""
+    from_file = _toml_keys()
+    out = {}
+    for name in type(settings).model_fields:
+        if env_name(name) in os.environ:
+            out[name] = "env"
+        elif name in from_file:
+            out[name] = "file"
+        elif name in settings.model_fields_set:
+            out[name] = "argument"
+        else:
+            out[name] = "default"
+    return out
+
+
 def load_settings(**overrides: Any) -> Settings:
-    """Build the settings; turn validation errors into ``ConfigurationError`` naming variables."""
-    toml_path = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    """Build the settings; turn validation errors into ``ConfigurationError`` naming variables.
+
+    Every problem is listed (``WEBFAQ_X: what is wrong (got 'value')``); the value of a
+    secret is replaced by ``********``; a value read from the TOML file also names the file
+    and key. Unknown ``WEBFAQ_*`` variables are logged as a warning with the closest name.
+    """
+    toml_path = os.environ.get(CONFIG_VARIABLE)
     if toml_path and not Path(toml_path).is_file():
-        raise ConfigurationError(f"{ENV_PREFIX}CONFIG: no such file: {toml_path}")
+        raise ConfigurationError(f"{CONFIG_VARIABLE}: no such file: {toml_path}")
+    file_keys = _toml_keys()
+    _warn_unknown_variables()
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            field = ".".join(str(p) for p in error["loc"]) or "?"
-            problems.append(f"{ENV_PREFIX}{field.upper()}: {error['msg']} (got {error.get('input')!r})")
+        problems = [_describe(error, file_keys, toml_path) for error in exc.errors()]
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+
+
+def _toml_keys() -> set[str]:
+    toml_path = os.environ.get(CONFIG_VARIABLE)
+    if not toml_path:
+        return set()
+    try:
+        with open(toml_path, "rb") as handle:
+            return set(tomllib.load(handle))
+    except OSError as exc:
+        raise ConfigurationError(f"{CONFIG_VARIABLE}: cannot read {toml_path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{CONFIG_VARIABLE}: {toml_path} is not valid TOML: {exc}") from None
+
+
+def _describe(error: Any, file_keys: set[str], toml_path: str | None) -> str:
+    loc = [str(p) for p in error["loc"]]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not loc:  # a model-level rule; its message names the variables itself
+        return message
+    field = loc[0]
+    if error["type"] == "extra_forbidden":
+        hint = difflib.get_close_matches(field, Settings.model_fields, n=1)
+        return (f"{toml_path}: unknown key {field!r}" + (f" (did you mean {hint[0]!r}?)" if hint else ""))
+    where = env_name(field)
+    if field in file_keys and where not in os.environ:
+        where += f" (key {field!r} in {toml_path})"
+    shown = MASK if field in SECRET_FIELDS else repr(error.get("input"))
+    return f"{where}: {message} (got {shown})"
+
+
+def _warn_unknown_variables() -> None:
+    known = {env_name(f) for f in Settings.model_fields} | {CONFIG_VARIABLE}
+    for variable in sorted(os.environ):
+        if variable.startswith(ENV_PREFIX) and variable not in known:
+            hint = difflib.get_close_matches(variable, known, n=1)
+            log.warning("unknown variable %s is ignored%s", variable,
+                        f" (did you mean {hint[0]}?)" if hint else "")
