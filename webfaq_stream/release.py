@@ -1,0 +1,243 @@
+"""Nightly, point-in-time, versioned releases of the store (DESIGN section 7, issue 5).
+
+``write_release(store, settings)`` writes ``<release_dir>/<release_id>/`` with
+``data/<lang>[-NNNNN].parquet``, ``bitexts/<l1>-<l2>.parquet``, ``webfaq.duckdb`` (tables ``data``
+and ``bitexts``), ``manifest.json`` and a ``README.md`` dataset card, and returns a
+``ReleaseResult``. Guarantees:
+
+- Point in time: with a ``ReleaseGate`` (the worker's store proxy) the release is the store as of
+  one cut between two batches, with that moment's checkpoint offsets; the worker is paused only
+  for the cut itself (``manifest["timings"]["worker_paused_s"]``). Without a gate the caller must
+  own the store (embedded: one process) or accept ``consistency = "at-least-cutoff"`` (a Qdrant
+  server written by other processes: every pair before the cutoff is present, later ones may be).
+  In every case every bitext id is in ``data/`` and the counts equal the manifest.
+- Deterministic: rows sorted by id; Parquet files byte-identical for an unchanged store.
+- Atomic: written to a dot-prefixed temporary directory and renamed into place; stale
+  temporary directories are removed by the next run; one release at a time (``ReleaseLock``);
+  old releases pruned to ``settings.release_retention``.
+- Streaming: pairs are scrolled in pages and written per language; only aligned pairs are
+  kept in memory (to build the bitexts).
+Every failure is a ``ReleaseError`` (or the store's ``StoreError``); nothing half-written stays visible.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Self
+
+from tqdm import tqdm
+
+from .align import bitext_rows
+from .model import StoredPair
+from .ports import PairStore
+from .release_card import dataset_card
+from .release_diff import diff_releases
+from .release_gate import CHECKPOINT_KEY, PointInTimeView, ReleaseGate
+from .release_layout import (
+    ReleaseLock,
+    clean_stale,
+    list_releases,
+    prune,
+    publish,
+    release_id_for,
+    temp_dir_for,
+)
+from .release_manifest import build_manifest, file_entries, write_manifest
+from .release_writer import DataWriter, build_duckdb, data_file_language, safe_language, write_bitexts
+from .settings import Settings
+
+__all__ = ["ReleaseGate", "ReleaseResult", "summary_table", "write_release"]
+
+SCROLL_PAGE = 2_000
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """A published release: where it is and what it holds."""
+
+    path: Path
+    release_id: str
+    counts: dict[str, int]
+    bitext_counts: dict[str, int]
+    manifest: dict[str, Any]
+    pruned: list[str] = field(default_factory=list)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _OwnedStoreView:
+    """The store read directly: consistent when nobody else writes it (see ``write_release``)."""
+
+    paused_s = 0.0
+    waited_s = 0.0
+
+    def __init__(self, store: PairStore) -> None:
+        self._store = store
+        self.checkpoint = store.get_meta(CHECKPOINT_KEY)
+
+    def scroll(self, batch_size: int = 1000) -> Iterator[StoredPair]:
+        return self._store.scroll(batch_size=batch_size, with_vectors=False)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _consistency(store: PairStore, settings: Settings) -> str:
+    if isinstance(store, ReleaseGate):
+        return "snapshot" if settings.qdrant_url is None else "snapshot-of-this-process-writes"
+    return "exclusive" if settings.qdrant_url is None else "at-least-cutoff"
+
+
+def _model_info(store: PairStore, settings: Settings, model: Mapping[str, Any] | None) -> dict[str, Any]:
+    if model is None:
+        try:
+            model = store.get_meta("model")
+        except Exception:  # noqa: BLE001 - model meta is optional; fall back to the settings
+            model = None
+    info = {"name": settings.embedding_model,
+            "near_duplicate_threshold": settings.near_duplicate_threshold,
+            "alignment_threshold": settings.alignment_threshold}
+    info.update(dict(model or {}))
+    return info
+
+
+def _stream_data(view: Iterable[StoredPair], writer: DataWriter, total: int | None,
+                 progress: bool) -> dict[str, StoredPair]:
+    aligned: dict[str, StoredPair] = {}
+    with tqdm(total=total, unit="pair", desc="release data", file=sys.stderr, disable=not progress,
+              mininterval=0.5, unit_scale=True) as bar:
+        for n, pair in enumerate(view, 1):
+            pair.language = safe_language(pair.language)
+            writer.add(pair)
+            if pair.aligned:
+                aligned[pair.id] = pair
+            if n % SCROLL_PAGE == 0:
+                bar.update(SCROLL_PAGE)
+        bar.update(writer.rows - bar.n)
+    return aligned
+
+
+def write_release(store: PairStore, settings: Settings, *, model: dict | None = None,
+                  progress: bool = True, lock_timeout_s: float = 0.0) -> ReleaseResult:
+    """Write one release of ``store`` under ``settings.release_dir`` (module docstring).
+
+    ``model`` (name and thresholds) defaults to the store's ``model`` meta, then the settings.
+    Raises ``ReleaseError`` when another release holds the lock past ``lock_timeout_s``.
+    """
+    release_dir = Path(settings.release_dir)
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    with ReleaseLock(release_dir, timeout_s=lock_timeout_s):
+        clean_stale(release_dir)
+        previous_ids = list_releases(release_dir)
+        total = _safe_count(store)
+        view: PointInTimeView | _OwnedStoreView = (
+            store.cut() if isinstance(store, ReleaseGate) else _OwnedStoreView(store))
+        cut_at = utc_now()
+        release_id = release_id_for(cut_at, release_dir)
+        temp_dir = temp_dir_for(release_dir, release_id)
+        try:
+            with view:
+                timings["worker_paused_s"] = view.paused_s
+                timings["cut_waited_s"] = view.waited_s
+                writer = DataWriter(temp_dir, settings.release_part_rows)
+                aligned = _stream_data(view.scroll(batch_size=SCROLL_PAGE), writer, total, progress)
+                data_files = writer.close()
+            timings["data_s"] = time.monotonic() - started
+            mark = time.monotonic()
+            bitext_files = write_bitexts(temp_dir, bitext_rows(aligned))
+            del aligned
+            timings["bitexts_s"] = time.monotonic() - mark
+            mark = time.monotonic()
+            build_duckdb(temp_dir, {lang: list(files) for lang, files in data_files.items()},
+                         list(bitext_files))
+            timings["duckdb_s"] = time.monotonic() - mark
+            counts = {lang: sum(files.values()) for lang, files in data_files.items()}
+            bitext_counts = {name.removesuffix(".parquet"): n for name, n in bitext_files.items()}
+            previous = None
+            if previous_ids:
+                mark = time.monotonic()
+                previous = diff_releases(release_dir / previous_ids[-1], temp_dir)
+                timings["diff_s"] = time.monotonic() - mark
+            checkpoint = view.checkpoint or {}
+            cutoff = {"time": iso(cut_at), "offsets": dict(checkpoint.get("offsets") or {}),
+                      "batch_seq": checkpoint.get("batch_seq"),
+                      "checkpoint_time": checkpoint.get("time")}
+            manifest_args: dict[str, Any] = {
+                "release_id": release_id, "created": iso(utc_now()), "cutoff": cutoff,
+                "consistency": _consistency(store, settings), "counts": counts, "bitext_counts": bitext_counts,
+                "model": _model_info(store, settings, model), "previous": previous, "timings": timings}
+            card = dataset_card(build_manifest(files={}, **manifest_args),
+                                {lang: list(files) for lang, files in data_files.items()},
+                                {name.removesuffix(".parquet"): name for name in bitext_files})
+            (temp_dir / "README.md").write_text(card)
+            rows = {f"data/{name}": n for files in data_files.values() for name, n in files.items()}
+            rows.update({f"bitexts/{name}": n for name, n in bitext_files.items()})
+            timings["total_s"] = time.monotonic() - started
+            manifest = build_manifest(files=file_entries(temp_dir, rows), **manifest_args)
+            write_manifest(temp_dir, manifest)
+            publish(temp_dir, release_dir / release_id)
+        except BaseException:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        pruned = prune(release_dir, settings.release_retention)
+    return ReleaseResult(path=release_dir / release_id, release_id=release_id, counts=counts,
+                         bitext_counts=bitext_counts, manifest=manifest, pruned=pruned)
+
+
+def _safe_count(store: PairStore) -> int | None:
+    try:
+        return store.count()
+    except Exception:  # noqa: BLE001 - only sizes the progress bar
+        return None
+
+
+def human_bytes(size: float) -> str:
+    """``1.5 MB`` style size (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def summary_table(result: ReleaseResult) -> str:
+    """A plain-text summary: pairs and bytes per language, bitexts per pair, totals and time."""
+    files = result.manifest.get("files", {})
+    lines = [f"release {result.release_id} -> {result.path}",
+             f"{'language':<12} {'pairs':>12} {'size':>12}"]
+    for language, n in sorted(result.counts.items()):
+        size = sum(e["bytes"] for rel, e in files.items() if data_file_language(rel) == language)
+        lines.append(f"{language:<12} {n:>12,} {human_bytes(size):>12}")
+    lines.append(f"{'total':<12} {sum(result.counts.values()):>12,}")
+    if result.bitext_counts:
+        lines.append(f"{'bitexts':<12} {'pairs':>12} {'size':>12}")
+        for name, n in sorted(result.bitext_counts.items()):
+            size = files.get(f"bitexts/{name}.parquet", {}).get("bytes", 0)
+            lines.append(f"{name:<12} {n:>12,} {human_bytes(size):>12}")
+    total_bytes = sum(e["bytes"] for e in files.values())
+    timings = result.manifest.get("timings", {})
+    previous = result.manifest.get("previous")
+    lines.append(f"files {len(files)}, {human_bytes(total_bytes)}; written in {timings.get('total_s', 0):.2f} s"
+                 f" (worker paused {timings.get('worker_paused_s', 0) * 1000:.2f} ms)")
+    if previous:
+        lines.append(f"since {previous['release_id']}: +{previous['added']:,} added, "
+                     f"{previous['updated']:,} updated, -{previous['removed']:,} removed")
+    if result.pruned:
+        lines.append("pruned: " + ", ".join(result.pruned))
+    return "\n".join(lines)

@@ -1,0 +1,66 @@
+"""The dataset card (``README.md``) of a release.
+
+Contract: ``dataset_card(manifest, data_files, bitext_files)`` returns Markdown whose YAML front
+matter has one ``configs`` entry per language (``data/<lang>*.parquet``) and per language pair
+(``bitexts/<l1>-<l2>.parquet``), each with a single ``train`` split, so that
+``datasets.load_dataset(<release dir>, "<lang>")`` (or the Hub) loads one at a time. The body
+gives counts per language and pair, the cutoff, the model and thresholds, and the licence note.
+Output depends only on its arguments (deterministic).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+
+def _q(text: str) -> str:
+    """A YAML scalar (JSON strings are valid YAML)."""
+    return json.dumps(text, ensure_ascii=False)
+
+
+def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[str]],
+                 bitext_files: Mapping[str, str]) -> str:
+    counts: Mapping[str, int] = manifest["counts"]
+    bitext_counts: Mapping[str, int] = manifest["bitext_counts"]
+    model: Mapping[str, Any] = manifest.get("model") or {}
+    cutoff: Mapping[str, Any] = manifest.get("cutoff") or {}
+    lines = ["---", "license: cc-by-4.0", "pretty_name: WebFAQ stream release "
+             + manifest["release_id"], "task_categories:", "- question-answering",
+             "- sentence-similarity", "configs:"]
+    for language, files in sorted(data_files.items()):
+        lines += [f"- config_name: {_q(language)}", "  data_files:", "  - split: train", "    path:"]
+        lines += [f"    - {_q('data/' + name)}" for name in sorted(files)]
+    for pair_name, file_name in sorted(bitext_files.items()):
+        lines += [f"- config_name: {_q(pair_name)}", "  data_files:", "  - split: train",
+                  f"    path: {_q('bitexts/' + file_name)}"]
+    lines += ["---", "", f"# WebFAQ stream release {manifest['release_id']}", ""]
+    lines += [
+        "Question-answer pairs extracted from schema.org `FAQPage` markup, cleaned with WebFAQ's rules,",
+        "language-tagged with fastText lid.176 (ISO 639-3), deduplicated by id (md5 of question + answer),",
+        "with near-duplicate similarity and cross-lingual alignments within each site.", "",
+        (f"- Cut at **{cutoff.get('time')}** ({manifest.get('consistency')}); Kafka offsets covered: "
+        f"`{json.dumps(cutoff.get('offsets') or {}, sort_keys=True)}`"),
+        (f"- {manifest['pairs']:,} pairs in {len(counts)} languages; {manifest['bitexts']:,} aligned pairs "
+        f"in {len(bitext_counts)} language pairs"),
+        (f"- Embedding model `{model.get('name')}`; near-duplicate threshold "
+        f"{model.get('near_duplicate_threshold')}, alignment threshold {model.get('alignment_threshold')}"),
+    ]
+    previous = manifest.get("previous")
+    if previous:
+        lines.append(f"- Since {previous['release_id']}: {previous['added']:,} added, "
+                     f"{previous['updated']:,} updated, {previous['removed']:,} removed")
+    lines += ["", "## Loading", "", "```python", "import datasets",
+              "deu = datasets.load_dataset(\"<this directory or repo>\", \"deu\", split=\"train\")",
+              "```", "", "```sql", "-- DuckDB",
+              "SELECT language, count(*) FROM 'webfaq.duckdb'.data GROUP BY ALL;",
+              "SELECT * FROM read_parquet('data/deu*.parquet') LIMIT 5;", "```", "",
+              "A consumer who wants WebFAQ v1's filtering drops pairs whose `near_duplicate_similarity` is",
+              "at or above the near-duplicate threshold.", "",
+              "## Pairs per language", "", "| language | pairs |", "|---|---:|"]
+    lines += [f"| {language} | {n:,} |" for language, n in sorted(counts.items())]
+    lines += ["", "## Aligned pairs per language pair", "", "| pair | bitexts |", "|---|---:|"]
+    lines += [f"| {pair} | {n:,} |" for pair, n in sorted(bitext_counts.items())]
+    lines += ["", "## Licence", "", manifest.get("license", ""), ""]
+    return "\n".join(lines)
