@@ -30,8 +30,12 @@ class PairStore(Protocol):
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, StoredPair]: ...
 
-    def upsert(self, pairs: Sequence[StoredPair]) -> None:
-        """Insert or replace whole points; every pair must carry its vector."""
+    def upsert(self, pairs: Sequence[StoredPair],
+               meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+        """Insert or replace whole points; every pair must carry its vector.
+
+        ``meta`` documents (key -> value, as ``set_meta``) are written in the same operation.
+        """
         ...
 
     def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:

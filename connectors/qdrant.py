@@ -1,0 +1,93 @@
+"""The pair store factory and what both Qdrant adapters share.
+
+``open_pair_store(url=None, path=..., collection=...)`` returns the embedded qdrant-edge-py
+store (``connectors.qdrant_edge``); a ``url`` selects qdrant-client
+(``connectors.qdrant_server``): ``http(s)://...`` for a server or cluster, ``":memory:"`` or
+``"local:<dir>"`` for qdrant-client's local mode (tests). The caller then calls
+``store.open(dim)``.
+
+Shared layout of the collection: one named vector ``qa`` (cosine); payload as
+:meth:`StoredPair.payload`; payload indexes on ``origin`` and ``language``. Meta documents
+(checkpoints, release bookkeeping) are points of the same collection whose ``origin`` is
+:data:`META_ORIGIN` (a value no URL yields), a zero vector and payload ``{"meta_key", "value"}``,
+so they can be written in the same operation as pairs and pair queries exclude them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from webfaq_stream.exceptions import StoreError, StoreLockedError
+from webfaq_stream.ids import pair_id_from_point, point_id
+from webfaq_stream.model import StoredPair
+from webfaq_stream.ports import PairStore
+
+VECTOR_NAME = "qa"
+META_ORIGIN = "webfaq-stream:meta"
+INDEXED_FIELDS = ("origin", "language")
+LOCK_FILE = "webfaq-stream.lock"
+
+
+def meta_point_id(key: str) -> str:
+    """The point id (UUID) of the meta document ``key``."""
+    return point_id(hashlib.md5(f"webfaq-stream:meta:{key}".encode()).hexdigest())
+
+
+def meta_payload(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload of the meta document ``key``."""
+    return {"origin": META_ORIGIN, "language": META_ORIGIN, "meta_key": key, "value": dict(value)}
+
+
+def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
+                     vector: Any = None) -> StoredPair:
+    """A :class:`StoredPair` from a point's id, payload and (named) vector."""
+    payload = dict(payload or {})
+    payload.setdefault("id", pair_id_from_point(str(point)))
+    if isinstance(vector, Mapping):
+        vector = vector.get(VECTOR_NAME)
+    return StoredPair.from_payload(payload, vector=list(vector) if vector is not None else None)
+
+
+def require_vector(pair: StoredPair, dim: int) -> list[float]:
+    """The pair's vector as a list, checked to be ``dim`` wide (``StoreError`` otherwise)."""
+    if pair.vector is None or len(pair.vector) != dim:
+        raise StoreError(f"pair {pair.id} needs a {dim}-dim vector, got "
+                         f"{None if pair.vector is None else len(pair.vector)}")
+    return [float(x) for x in pair.vector]
+
+
+def lock_directory(directory: Path) -> IO[str]:
+    """Hold an exclusive ``flock`` on ``directory``'s lock file; ``StoreLockedError`` if held."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open while the store is
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreLockedError(f"store directory {directory} is held by another process") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
+    """The store for this configuration (not yet opened: call ``open(dim)``)."""
+    if url is None or not url.strip():
+        from .qdrant_edge import EdgePairStore
+
+        return EdgePairStore(Path(path) / collection)
+    from .qdrant_server import ServerPairStore
+
+    url = url.strip()
+    if url == ":memory:":
+        return ServerPairStore(collection=collection, location=":memory:")
+    if url.startswith("local:"):
+        return ServerPairStore(collection=collection, local_path=Path(url[len("local:"):] or path))
+    return ServerPairStore(collection=collection, url=url, api_key=api_key)
