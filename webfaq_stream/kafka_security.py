@@ -25,17 +25,19 @@ from .exceptions import ConfigurationError
 from .settings import Settings, env_name
 
 
-def bootstrap_servers(settings: Settings) -> list[str]:
-    """``host:port`` of each bootstrap server; raises ``ConfigurationError`` when none is set."""
-    if not settings.kafka_bootstrap:
+def bootstrap_servers(settings: Settings, bootstrap: str | None = None) -> list[str]:
+    """``host:port`` of each bootstrap server (``bootstrap`` overrides the settings', e.g. the
+    embedded broker's address); raises ``ConfigurationError`` when neither is set."""
+    servers = bootstrap or settings.kafka_bootstrap
+    if not servers:
         raise ConfigurationError(f"{env_name('kafka_bootstrap')}: not set (the embedded broker is in use)")
-    return settings.kafka_bootstrap.split(",")
+    return [server.strip() for server in servers.split(",") if server.strip()]
 
 
-def kafka_client_kwargs(settings: Settings) -> dict[str, Any]:
-    """kafka-python client keyword arguments for the configured cluster and security."""
+def kafka_client_kwargs(settings: Settings, bootstrap: str | None = None) -> dict[str, Any]:
+    """kafka-python client keyword arguments for the configured cluster (or ``bootstrap``) and security."""
     kwargs: dict[str, Any] = {
-        "bootstrap_servers": bootstrap_servers(settings),
+        "bootstrap_servers": bootstrap_servers(settings, bootstrap),
         "security_protocol": settings.kafka_security_protocol,
     }
     if settings.kafka_security_protocol.startswith("SASL_"):
@@ -66,9 +68,9 @@ def ssl_context(settings: Settings) -> ssl.SSLContext:
     return context
 
 
-def faust_broker_urls(settings: Settings) -> list[str]:
+def faust_broker_urls(settings: Settings, bootstrap: str | None = None) -> list[str]:
     """``faust.App(broker=...)``: one ``kafka://host:port`` URL per bootstrap server."""
-    return [f"kafka://{server}" for server in bootstrap_servers(settings)]
+    return [f"kafka://{server}" for server in bootstrap_servers(settings, bootstrap)]
 
 
 def faust_broker_credentials(settings: Settings) -> Any:
