@@ -1,0 +1,193 @@
+"""The schema.org FAQPage graph walk, over JSON-LD-shaped nodes from any syntax.
+
+Input: the top-level JSON values of a page (JSON-LD blocks, microdata and RDFa items converted to the
+same shape by ``extract_dom``). Output: ``(question_markup, answer_markup)`` string pairs, in document
+order, for every Question reachable from an FAQPage; the strings still hold HTML/entities.
+
+Shapes handled: ``@graph`` containers and top-level arrays; ``@id`` references anywhere (resolved
+against every node on the page); ``@type`` as a string or list, with ``http(s)://schema.org/``,
+``schema:`` and other prefixes, compared case-insensitively; property names with the same prefixes;
+``mainEntity`` single, list or nested lists, or an ItemList (``itemListElement``, ``ListItem.item``);
+an FAQPage without ``mainEntity`` whose questions hang off an ItemList whose ``mainEntityOfPage`` (or
+``isPartOf``) points back to it; ``acceptedAnswer`` single or list (first wins), ``suggestedAnswer``
+only where no ``acceptedAnswer`` exists; ``{"@value": ...}`` literals (RDFa). Cycles are cut; a walk
+longer than ``deadline`` raises ``PageDropped("too_slow")``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from .exceptions import PageDropped
+
+Node = dict[str, Any]
+_DEADLINE_CHECK_EVERY = 256
+
+
+def local_name(name: str) -> str:
+    """``https://schema.org/FAQPage`` / ``schema:FAQPage`` / ``FAQPage`` -> ``faqpage``."""
+    if name.startswith("@"):
+        return name
+    for separator in ("/", "#", ":"):
+        if separator in name:
+            name = name.rsplit(separator, 1)[1]
+    return name.strip().lower()
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+class _Graph:
+    """All nodes of a page with normalised property names and an ``@id`` index."""
+
+    def __init__(self, roots: list[Any], deadline: float | None) -> None:
+        self.deadline = deadline
+        self.steps = 0
+        self.nodes: list[Node] = []
+        self.by_id: dict[str, Node] = {}
+        self.roots = [self._normalise(root) for root in roots]
+
+    def tick(self) -> None:
+        self.steps += 1
+        due = self.deadline is not None and self.steps % _DEADLINE_CHECK_EVERY == 0
+        if due and time.monotonic() > self.deadline:  # type: ignore[operator]
+            raise PageDropped("too_slow", "FAQPage graph walk exceeded the page time budget")
+
+    def _normalise(self, value: Any) -> Any:
+        """Copy ``value`` with property names reduced to local names; register every node."""
+        # iterative, so that deep nesting cannot exhaust the Python stack
+        sentinel = object()
+        result: list[Any] = []
+        stack: list[tuple[Any, Any, Any]] = [(value, result, sentinel)]
+        while stack:
+            item, parent, key = stack.pop()
+            self.tick()
+            if isinstance(item, dict):
+                node: Node = {}
+                chosen: dict[str, Any] = {}
+                for name, child in item.items():
+                    if isinstance(name, str):
+                        normalised = "@type" if name in ("@type", "type") else local_name(name)
+                        chosen.setdefault(normalised, child)  # the first spelling of a property wins
+                for normalised, child in reversed(chosen.items()):
+                    stack.append((child, node, normalised))
+                self.nodes.append(node)
+                copy: Any = node
+            elif isinstance(item, list):
+                copy = []
+                for child in reversed(item):
+                    stack.append((child, copy, sentinel))
+            else:
+                copy = item
+            if key is sentinel:
+                parent.append(copy)  # list children are pushed reversed, so they arrive in order
+            else:
+                parent[key] = copy
+        for node in self.nodes:
+            node_id = node.get("@id")
+            if isinstance(node_id, str) and node_id:
+                known = self.by_id.get(node_id)
+                if known is None or len(node) > len(known):
+                    self.by_id[node_id] = node
+        return result[0] if result else None
+
+    def resolve(self, value: Any) -> Any:
+        """A ``{"@id": x}`` reference -> the node with that id (itself when unknown)."""
+        if isinstance(value, dict) and "@id" in value and len(value) <= 2 and "@type" not in value:
+            target = self.by_id.get(value["@id"]) if isinstance(value["@id"], str) else None
+            if target is not None:
+                return target
+        return value
+
+    def types(self, node: Node) -> set[str]:
+        return {local_name(t) for t in _as_list(node.get("@type")) if isinstance(t, str)}
+
+
+def _literal(value: Any) -> str | None:
+    """The text of a property value: a string, a number, ``{"@value": ...}``, or the first of a list."""
+    for item in _as_list(value):
+        if isinstance(item, str):
+            return item
+        if isinstance(item, (int, float)) and not isinstance(item, bool):
+            return str(item)
+        if isinstance(item, dict) and "@value" in item:
+            return _literal(item["@value"])
+    return None
+
+
+def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str, str]]:
+    """``(question, answer)`` markup strings of every Question reachable from an FAQPage."""
+    graph = _Graph(roots, deadline)
+    pairs: list[tuple[str, str]] = []
+    seen: set[int] = set()
+    for page in [node for node in graph.nodes if "faqpage" in graph.types(node)]:
+        for question in _questions_of(graph, page):
+            if id(question) in seen:
+                continue
+            seen.add(id(question))
+            pair = _pair_of(graph, question)
+            if pair is not None:
+                pairs.append(pair)
+    return pairs
+
+
+def _questions_of(graph: _Graph, page: Node) -> Iterator[Node]:
+    entities = _as_list(page.get("mainentity"))
+    if not entities:
+        page_id = page.get("@id")
+        if isinstance(page_id, str) and page_id:
+            for node in graph.nodes:
+                if "itemlist" not in graph.types(node):
+                    continue
+                owners = _as_list(node.get("mainentityofpage")) + _as_list(node.get("ispartof"))
+                if any(isinstance(o, dict) and o.get("@id") == page_id for o in owners):
+                    entities.append(node)
+    yield from _walk_entities(graph, entities, set())
+
+
+def _walk_entities(graph: _Graph, values: list[Any], visiting: set[int]) -> Iterator[Node]:
+    stack = list(reversed(values))
+    while stack:
+        graph.tick()
+        value = graph.resolve(stack.pop())
+        if isinstance(value, list):
+            stack.extend(reversed(value))
+            continue
+        if not isinstance(value, dict) or id(value) in visiting:
+            continue
+        visiting.add(id(value))
+        types = graph.types(value)
+        if "question" in types:
+            yield value
+        elif "itemlist" in types or "itemlistelement" in value:
+            stack.extend(reversed(_as_list(value.get("itemlistelement"))))
+        elif "listitem" in types:
+            stack.extend(reversed(_as_list(value.get("item"))))
+
+
+def _pair_of(graph: _Graph, question: Node) -> tuple[str, str] | None:
+    name = _literal(question.get("name"))
+    if name is None:
+        name = _literal(question.get("text"))
+    answers = _as_list(question.get("acceptedanswer")) or _as_list(question.get("suggestedanswer"))
+    for answer in answers:
+        answer = graph.resolve(answer)
+        if isinstance(answer, list):
+            answer = graph.resolve(answer[0]) if answer else None
+        if isinstance(answer, dict):
+            text = _literal(answer.get("text"))
+            if text is None:
+                text = _literal(answer.get("name"))
+        else:
+            text = _literal(answer)
+        if name is not None and text is not None:
+            return name, text
+        break  # the first answer wins, even when it is empty
+    return None
