@@ -34,6 +34,8 @@ from typing import Any, Self
 from tqdm import tqdm
 
 from .align import bitext_rows
+from .embed import model_defaults
+from .exceptions import ModelError
 from .model import StoredPair
 from .ports import PairStore
 from .release_card import dataset_card
@@ -48,11 +50,12 @@ from .release_layout import (
     release_id_for,
     temp_dir_for,
 )
-from .release_manifest import build_manifest, file_entries, write_manifest
+from .release_manifest import build_manifest, file_entries, read_manifest, write_manifest
+from .release_schedule import ReleaseScheduler
 from .release_writer import DataWriter, build_duckdb, data_file_language, safe_language, write_bitexts
 from .settings import Settings
 
-__all__ = ["ReleaseGate", "ReleaseResult", "summary_table", "write_release"]
+__all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
 
 SCROLL_PAGE = 2_000
 
@@ -67,6 +70,13 @@ class ReleaseResult:
     bitext_counts: dict[str, int]
     manifest: dict[str, Any]
     pruned: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_path(cls, path: Path) -> ReleaseResult:
+        """The result of a finished release, read back from its manifest."""
+        manifest = read_manifest(Path(path))
+        return cls(path=Path(path), release_id=manifest["release_id"], counts=dict(manifest["counts"]),
+                   bitext_counts=dict(manifest["bitext_counts"]), manifest=manifest)
 
 
 def utc_now() -> datetime:
@@ -109,9 +119,17 @@ def _model_info(store: PairStore, settings: Settings, model: Mapping[str, Any] |
             model = store.get_meta("model")
         except Exception:  # noqa: BLE001 - model meta is optional; fall back to the settings
             model = None
-    info = {"name": settings.embedding_model,
-            "near_duplicate_threshold": settings.near_duplicate_threshold,
-            "alignment_threshold": settings.alignment_threshold}
+    info: dict[str, Any] = {"name": settings.embedding_model,
+                            "near_duplicate_threshold": settings.near_duplicate_threshold,
+                            "alignment_threshold": settings.alignment_threshold}
+    try:
+        defaults = model_defaults(settings.embedding_model)
+    except ModelError:
+        defaults = None
+    if defaults is not None:
+        for name in ("near_duplicate_threshold", "alignment_threshold"):
+            if info[name] is None:
+                info[name] = getattr(defaults, name)
     info.update(dict(model or {}))
     return info
 
@@ -160,7 +178,7 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
                 data_files = writer.close()
             timings["data_s"] = time.monotonic() - started
             mark = time.monotonic()
-            bitext_files = write_bitexts(temp_dir, bitext_rows(aligned))
+            bitext_files = write_bitexts(temp_dir, bitext_rows(aligned.values()))
             del aligned
             timings["bitexts_s"] = time.monotonic() - mark
             mark = time.monotonic()
@@ -198,6 +216,20 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
         pruned = prune(release_dir, settings.release_retention)
     return ReleaseResult(path=release_dir / release_id, release_id=release_id, counts=counts,
                          bitext_counts=bitext_counts, manifest=manifest, pruned=pruned)
+
+
+def scheduled_releases(gate: ReleaseGate, settings: Settings, *, model: dict | None = None,
+                       poll_s: float = 1.0) -> ReleaseScheduler:
+    """For the worker: a started scheduler thread releasing ``gate``'s store on schedule and on request.
+
+    The worker keeps writing through ``gate`` inside ``with gate.batch():``; call ``stop()`` at
+    shutdown (it finishes a release in progress first).
+    """
+    scheduler = ReleaseScheduler(
+        settings, lambda: write_release(gate, settings, model=model, progress=False, lock_timeout_s=60.0),
+        poll_s=poll_s)
+    scheduler.start()
+    return scheduler
 
 
 def _safe_count(store: PairStore) -> int | None:
