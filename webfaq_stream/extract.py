@@ -121,7 +121,7 @@ def extract_faq(
     _check_is_html(page)
     supplied = [block for block in (json_ld or ()) if isinstance(block, str)]
     in_page = has_faq_marker(page)
-    if not in_page and not any(_MARKER in block.lower() for block in supplied):
+    if not in_page and not any("faqpage" in block.lower() for block in supplied):
         return PageFAQ(pairs=())
 
     lowered = page.lower()

@@ -34,6 +34,8 @@ from babel.languages import get_official_languages
 
 from .exceptions import ModelError
 
+#: Drop reason the pipeline gives a pair whose language is ``None`` (below the thresholds).
+LANGUAGE_UNCERTAIN = "language_uncertain"
 THRESHOLD = 0.25
 HINT_THRESHOLD = 0.12
 TOP_K = 10

@@ -1,0 +1,74 @@
+"""Each WebFAQ filter, its order, the rewrites and the id."""
+
+from __future__ import annotations
+
+import pytest
+
+from webfaq_stream import clean
+from webfaq_stream.clean import DROP_REASONS, clean_pairs
+from webfaq_stream.ids import pair_id
+from webfaq_stream.model import RawPair
+
+Q = "How long does delivery take?"
+A = "Delivery takes three to five working days."
+
+
+def _reason(question: str, answer: str) -> str | None:
+    kept, dropped = clean_pairs([RawPair(question, answer)])
+    assert len(kept) + len(dropped) == 1
+    return dropped[0].reason if dropped else None
+
+
+@pytest.mark.parametrize(("question", "answer", "reason"), [
+    ("", A, clean.EMPTY),
+    (Q, "   ", clean.EMPTY),
+    (Q, "Is it? Delivery takes three to five working days.", clean.ANSWER_HAS_QUESTION_MARK),
+    (Q, "line\n" * 10 + "Delivery takes three to five days.", clean.ANSWER_TOO_MANY_NEWLINES),
+    ("Too short", A, clean.QUESTION_TOO_SHORT),
+    (Q, "Only twenty-nine characters.!", clean.ANSWER_TOO_SHORT),
+    (Q, '"' + "\U0001F600" * 30 + '"', clean.EMPTY_AFTER_CLEANING),
+    (Q, A, None),
+])
+def test_each_filter(question: str, answer: str, reason: str | None) -> None:
+    assert _reason(question, answer) == reason
+    assert reason is None or reason in DROP_REASONS
+
+
+def test_filters_run_in_webfaq_order() -> None:
+    # too short *and* contains "?": the question-mark filter comes first
+    assert _reason(Q, "Why?") == clean.ANSWER_HAS_QUESTION_MARK
+    # 9 newlines pass the newline filter; lengths are measured before any rewrite
+    assert _reason("Q: Short?", "A: " + "x" * 27) == clean.QUESTION_TOO_SHORT
+    assert _reason(Q, "line\n" * 9 + "Delivery takes three days.") is None
+
+
+@pytest.mark.parametrize(("question", "answer", "want_question", "want_answer"), [
+    ("Q: " + Q, "A: " + A, Q, A),
+    ("Question: " + Q, "Answer: " + A, Q, A),
+    ("3. " + Q, "12.5 " + A, Q, A),
+    ("“" + Q + "”", '"' + A + '"', Q, A),
+    ("„" + Q + "“", "‘" + A + "’", Q, A),
+    (Q + " \U0001F69A", "\u2705 " + A, Q, A),
+])
+def test_rewrites(question: str, answer: str, want_question: str, want_answer: str) -> None:
+    kept, dropped = clean_pairs([RawPair(question, answer)])
+    assert dropped == []
+    assert (kept[0].question, kept[0].answer) == (want_question, want_answer)
+    assert kept[0].id == pair_id(want_question, want_answer)
+
+
+def test_prefix_needs_whitespace_and_is_case_sensitive() -> None:
+    kept, _ = clean_pairs([RawPair("q: lower-case prefix stays", A), RawPair("Q:no space stays here", A)])
+    assert [k.question for k in kept] == ["q: lower-case prefix stays", "Q:no space stays here"]
+
+
+def test_same_pair_twice_is_kept_once() -> None:
+    kept, dropped = clean_pairs([RawPair(Q, A), RawPair("Q: " + Q, A), RawPair(Q, A + " More.")])
+    assert [k.answer for k in kept] == [A, A + " More."]
+    assert [d.reason for d in dropped] == [clean.DUPLICATE]
+
+
+def test_id_is_webfaq_md5_with_newlines_as_spaces() -> None:
+    kept, _ = clean_pairs([RawPair(Q, "Delivery takes three\nto five working days.")])
+    assert kept[0].id == pair_id(Q, "Delivery takes three to five working days.")
+    assert len(kept[0].id) == 32

@@ -1,0 +1,165 @@
+"""Unit tests for each JSON-LD / microdata / RDFa shape that extraction must handle."""
+
+from __future__ import annotations
+
+import json
+
+from webfaq_stream.extract import extract_faq, has_faq_marker
+from webfaq_stream.htmltext import html_to_text
+
+URL = "https://example.com/faq"
+Q1, A1 = "What does the first question ask?", "The first answer says something long enough."
+Q2, A2 = "What does the second question ask?", "The second answer says something else entirely."
+
+
+def _page(*blocks: object, body: str = "") -> bytes:
+    scripts = "".join(f'<script type="application/ld+json">{json.dumps(b)}</script>' for b in blocks)
+    return (f"<html><head><title>T</title>{scripts}</head><body>{body}</body></html>").encode()
+
+
+def _question(q: str, a: str, **extra: object) -> dict[str, object]:
+    return {"@type": "Question", "name": q, "acceptedAnswer": {"@type": "Answer", "text": a}, **extra}
+
+
+def _pairs(page: bytes | str) -> list[tuple[str, str]]:
+    return [(p.question, p.answer) for p in extract_faq(page, URL).pairs]
+
+
+def test_single_main_entity() -> None:
+    assert _pairs(_page({"@context": "https://schema.org", "@type": "FAQPage",
+                         "mainEntity": _question(Q1, A1)})) == [(Q1, A1)]
+
+
+def test_nested_main_entity_lists_keep_document_order() -> None:
+    page = _page({"@type": "FAQPage", "mainEntity": [[_question(Q1, A1)], [[_question(Q2, A2)]]]})
+    assert _pairs(page) == [(Q1, A1), (Q2, A2)]
+
+
+def test_graph_with_id_references_and_type_list() -> None:
+    graph = {"@context": "https://schema.org", "@graph": [
+        {"@type": ["WebPage", "FAQPage"], "@id": "#page", "mainEntity": [{"@id": "#q1"}, {"@id": "#q2"}]},
+        {"@id": "#q2", **_question(Q2, A2)},
+        {"@id": "#q1", "@type": "Question", "name": Q1, "acceptedAnswer": {"@id": "#a1"}},
+        {"@id": "#a1", "@type": "Answer", "text": A1},
+    ]}
+    assert _pairs(_page(graph)) == [(Q1, A1), (Q2, A2)]
+
+
+def test_references_across_blocks_and_top_level_array() -> None:
+    page = _page([{"@type": "FAQPage", "mainEntity": {"@id": "#q"}}], {"@id": "#q", **_question(Q1, A1)})
+    assert _pairs(page) == [(Q1, A1)]
+
+
+def test_prefixed_and_http_type_names() -> None:
+    page = _page({"@type": "http://schema.org/FAQPage", "http://schema.org/mainEntity": [
+        {"@type": "schema:Question", "schema:name": Q1, "schema:acceptedAnswer": {"@type": "Answer", "text": A1}}]})
+    assert _pairs(page) == [(Q1, A1)]
+
+
+def test_questions_hanging_off_an_item_list() -> None:
+    graph = {"@graph": [
+        {"@type": ["WebPage", "FAQPage"], "@id": "https://example.com/faq#webpage"},
+        {"@type": "ItemList", "mainEntityOfPage": {"@id": "https://example.com/faq#webpage"},
+         "itemListElement": [{"@id": "#q1"}]},
+        {"@id": "#q1", **_question(Q1, A1)},
+    ]}
+    assert _pairs(_page(graph)) == [(Q1, A1)]
+
+
+def test_questions_not_reachable_from_a_faq_page_are_ignored() -> None:
+    page = _page({"@type": "FAQPage", "name": "no questions"}, _question(Q1, A1))
+    assert _pairs(page) == []
+    assert _pairs(_page({"@type": "FAQPage", "mainEntity": []})) == []
+
+
+def test_first_accepted_answer_wins_and_suggested_only_without_accepted() -> None:
+    question = {"@type": "Question", "name": Q1,
+                "acceptedAnswer": [{"@type": "Answer", "text": A1}, {"@type": "Answer", "text": A2}],
+                "suggestedAnswer": {"@type": "Answer", "text": "Suggested answer is never used here."}}
+    suggested = {"@type": "Question", "name": Q2, "suggestedAnswer": [{"@type": "Answer", "text": A2}]}
+    assert _pairs(_page({"@type": "FAQPage", "mainEntity": [question, suggested]})) == [(Q1, A1), (Q2, A2)]
+
+
+def test_raw_newlines_inside_json_strings_are_accepted() -> None:
+    block = '{"@type": "FAQPage", "mainEntity": {"@type": "Question", "name": "Line one\nline two?",' \
+            ' "acceptedAnswer": {"@type": "Answer", "text": "First line\nsecond line of the answer."}}}'
+    page = f'<script type="application/ld+json">\n{block}\n</script>'.encode()
+    assert _pairs(page) == [("Line one line two?", "First line second line of the answer.")]
+
+
+def test_html_and_entity_escaped_html_in_text() -> None:
+    question = _question("Is &lt;b&gt;bold&lt;/b&gt; &amp; escaped?",
+                         "<p>First&nbsp;para</p><p>Second <strong>bo</strong>ld\u200b para.</p>")
+    assert _pairs(_page({"@type": "FAQPage", "mainEntity": question})) == [
+        ("Is bold & escaped?", "First para Second bold para.")]
+
+
+def test_same_pair_twice_and_json_ld_quoted_in_javascript_counted_once() -> None:
+    block = {"@type": "FAQPage", "mainEntity": [_question(Q1, A1), _question(Q1, A1)]}
+    script = "<script>self.__next_f.push(" + json.dumps(json.dumps(block)) + ")</script>"
+    page = _page(block, {"@type": "FAQPage", "mainEntity": _question(Q1, A1)}, body=script)
+    assert _pairs(page) == [(Q1, A1)]
+
+
+def test_microdata_with_multi_token_itemprop_and_http_types() -> None:
+    body = ('<div itemscope itemtype="http://schema.org/FAQPage">'
+            '<div itemprop="mainEntity hasPart" itemscope itemtype="http://schema.org/Question">'
+            f'<h3 itemprop="name">{Q1}</h3><div itemprop="acceptedAnswer" itemscope '
+            'itemtype="http://schema.org/Answer"><div itemprop="text"><p>The first answer</p>'
+            '<p>says <em>some</em>thing long enough.</p></div></div></div></div>')
+    assert _pairs(_page(body=body)) == [(Q1, "The first answer says something long enough.")]
+
+
+def test_rdfa_lite_in_document_order() -> None:
+    items = "".join(
+        f'<details property="mainEntity" typeof="Question"><summary property="name">{q}</summary>'
+        f'<div property="acceptedAnswer" typeof="Answer"><p property="text">{a}</p></div></details>'
+        for q, a in [(Q2, A2), (Q1, A1)])
+    page = f'<html><body vocab="http://schema.org/" typeof="FAQPage">{items}</body></html>'
+    assert _pairs(page) == [(Q2, A2), (Q1, A1)]
+
+
+def test_broken_html_nesting_still_extracts() -> None:
+    body = ('<div itemscope itemtype="https://schema.org/FAQPage"><p><b>'
+            '<div itemprop="mainEntity" itemscope itemtype="https://schema.org/Question">'
+            f'<span itemprop="name">{Q1}</i></span><table><div itemprop="acceptedAnswer" itemscope '
+            f'itemtype="https://schema.org/Answer"><span itemprop="text">{A1}</div></p>')
+    assert _pairs(_page(body=body)) == [(Q1, A1)]
+
+
+def test_title_and_description_are_returned() -> None:
+    page = (b'<html><head><title> My &amp; FAQ </title><meta content="About  things" NAME="Description">'
+            b'<script type="application/ld+json">{"@type":"FAQPage","mainEntity":'
+            + json.dumps(_question(Q1, A1)).encode() + b"}</script></head></html>")
+    result = extract_faq(page, URL)
+    assert (result.title, result.description) == ("My & FAQ", "About things")
+
+
+def test_supplied_json_ld_blocks_are_used() -> None:
+    block = json.dumps({"@type": "FAQPage", "mainEntity": _question(Q1, A1)})
+    assert [(p.question, p.answer) for p in extract_faq(b"<html></html>", URL, json_ld=[block]).pairs] == [
+        (Q1, A1)]
+
+
+def test_charset_of_the_page_is_honoured() -> None:
+    block = json.dumps({"@type": "FAQPage", "mainEntity": _question("Où est la gare, s'il vous plaît?", A1)},
+                       ensure_ascii=False)
+    page = ('<meta charset="windows-1252"><script type="application/ld+json">' + block + "</script>")
+    assert _pairs(page.encode("cp1252"))[0][0] == "Où est la gare, s'il vous plaît?"
+
+
+def test_prefilter_is_case_insensitive_and_cheap_negative() -> None:
+    assert has_faq_marker(b'{"@type": "faqPAGE"}') and has_faq_marker(b"FAQPage")
+    assert not has_faq_marker(b"FAQ page qqq QQQ") and not has_faq_marker(b"")
+    assert extract_faq(b"<html><body>FAQ page</body></html>", URL).pairs == ()
+
+
+def test_unparseable_json_ld_is_skipped() -> None:
+    page = b'<script type="application/ld+json">{"@type": "FAQPage", oops</script>'
+    assert _pairs(page) == []
+
+
+def test_html_to_text_block_and_inline_rules() -> None:
+    assert html_to_text("<ul><li>one</li><li>two</li></ul>a<br>b") == "one two a b"
+    assert html_to_text("pre<a href='#'>fix</a>ed <script>x()</script>soft\u00adhyphen") == "prefixed softhyphen"
+    assert html_to_text("plain\u00a0 text\n") == "plain text"
