@@ -24,6 +24,9 @@ COMMAND_MODULES = (
     "extract",
     "calibrate",
     "config",
+    "status",
+    "search",
+    "dlq",
 )
 
 
