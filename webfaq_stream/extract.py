@@ -41,19 +41,23 @@ DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_TIME_BUDGET_S = 2.0
 _SNIFF_BYTES = 1024
 _MARKER = b"faqpage"
+_P = (b"p", b"P")
+_CONTROL_BYTES = bytes((*range(1, 9), 11, 12, *range(14, 32)))
 _DOM_MARKERS = (b"itemtype", b"typeof")
 _ATTRIBUTE_LOOKBEHIND = 400
 
 
 def has_faq_marker(page: bytes) -> bool:
     """The prefilter: does ``faqpage`` occur in the bytes, in any letter case?"""
-    # Look for the rare letter q first (memchr speed), then compare the word around it.
-    for q in (b"q", b"Q"):
-        position = page.find(q, 2)
+    # Look for the rare letter q with memchr, then compare the word around it; measured faster than
+    # page.lower().find(...) or a case-insensitive regex (see bench/bench_extract.py).
+    find = page.find
+    for q in (0x71, 0x51):  # q, Q
+        position = find(q, 2)
         while position >= 0:
-            if page[position - 2:position + 5].lower() == _MARKER:
+            if page[position + 1:position + 2] in _P and page[position - 2:position + 5].lower() == _MARKER:
                 return True
-            position = page.find(q, position + 1)
+            position = find(q, position + 1)
     return False
 
 
@@ -61,7 +65,7 @@ def _check_is_html(page: bytes) -> None:
     head = page[:_SNIFF_BYTES]
     if b"\x00" in head:
         raise PageDropped("not_html", "NUL bytes at the start of the page")
-    control = sum(head.count(bytes([c])) for c in (*range(1, 9), 11, 12, *range(14, 32)))
+    control = len(head) - len(head.translate(None, _CONTROL_BYTES))
     if head and control * 10 > len(head):
         raise PageDropped("not_html", f"{control} control bytes in the first {len(head)}")
 

@@ -45,14 +45,19 @@ def _as_list(value: Any) -> list[Any]:
 
 
 class _Graph:
-    """All nodes of a page with normalised property names and an ``@id`` index."""
+    """All nodes (dicts) of a page in document order, an ``@id`` index, and lazily normalised views.
+
+    Nodes are not copied: a node's properties are reduced to local names only when the walk
+    visits it (:meth:`props`), so big unrelated graphs (recipes, breadcrumbs) cost one pass.
+    """
 
     def __init__(self, roots: list[Any], deadline: float | None) -> None:
         self.deadline = deadline
         self.steps = 0
         self.nodes: list[Node] = []
         self.by_id: dict[str, Node] = {}
-        self.roots = [self._normalise(root) for root in roots]
+        self._views: dict[int, Node] = {}
+        self._collect(roots)
 
     def tick(self) -> None:
         self.steps += 1
@@ -60,43 +65,33 @@ class _Graph:
         if due and time.monotonic() > self.deadline:  # type: ignore[operator]
             raise PageDropped("too_slow", "FAQPage graph walk exceeded the page time budget")
 
-    def _normalise(self, value: Any) -> Any:
-        """Copy ``value`` with property names reduced to local names; register every node."""
-        # iterative, so that deep nesting cannot exhaust the Python stack
-        sentinel = object()
-        result: list[Any] = []
-        stack: list[tuple[Any, Any, Any]] = [(value, result, sentinel)]
+    def _collect(self, roots: list[Any]) -> None:
+        # iterative pre-order walk, so that deep nesting cannot exhaust the Python stack
+        stack: list[Any] = list(reversed(roots))
         while stack:
-            item, parent, key = stack.pop()
+            item = stack.pop()
             self.tick()
             if isinstance(item, dict):
-                node: Node = {}
-                chosen: dict[str, Any] = {}
-                for name, child in item.items():
-                    if isinstance(name, str):
-                        normalised = "@type" if name in ("@type", "type") else local_name(name)
-                        chosen.setdefault(normalised, child)  # the first spelling of a property wins
-                for normalised, child in reversed(chosen.items()):
-                    stack.append((child, node, normalised))
-                self.nodes.append(node)
-                copy: Any = node
+                self.nodes.append(item)
+                node_id = item.get("@id")
+                if isinstance(node_id, str) and node_id:
+                    known = self.by_id.get(node_id)
+                    if known is None or len(item) > len(known):
+                        self.by_id[node_id] = item
+                stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
             elif isinstance(item, list):
-                copy = []
-                for child in reversed(item):
-                    stack.append((child, copy, sentinel))
-            else:
-                copy = item
-            if key is sentinel:
-                parent.append(copy)  # list children are pushed reversed, so they arrive in order
-            else:
-                parent[key] = copy
-        for node in self.nodes:
-            node_id = node.get("@id")
-            if isinstance(node_id, str) and node_id:
-                known = self.by_id.get(node_id)
-                if known is None or len(node) > len(known):
-                    self.by_id[node_id] = node
-        return result[0] if result else None
+                stack.extend(reversed(item))
+
+    def props(self, node: Node) -> Node:
+        """``node`` with property names reduced to local names (the first spelling wins)."""
+        view = self._views.get(id(node))
+        if view is None:
+            view = {}
+            for name, value in node.items():
+                if isinstance(name, str):
+                    view.setdefault("@type" if name in ("@type", "type") else local_name(name), value)
+            self._views[id(node)] = view
+        return view
 
     def resolve(self, value: Any) -> Any:
         """A ``{"@id": x}`` reference -> the node with that id (itself when unknown)."""
@@ -106,8 +101,10 @@ class _Graph:
                 return target
         return value
 
-    def types(self, node: Node) -> set[str]:
-        return {local_name(t) for t in _as_list(node.get("@type")) if isinstance(t, str)}
+    @staticmethod
+    def types(node: Node) -> set[str]:
+        raw = node.get("@type", node.get("type"))
+        return {local_name(t) for t in _as_list(raw) if isinstance(t, str)}
 
 
 def _literal(value: Any) -> str | None:
@@ -127,7 +124,7 @@ def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str
     graph = _Graph(roots, deadline)
     pairs: list[tuple[str, str]] = []
     seen: set[int] = set()
-    for page in [node for node in graph.nodes if "faqpage" in graph.types(node)]:
+    for page in [graph.props(node) for node in graph.nodes if "faqpage" in graph.types(node)]:
         for question in _questions_of(graph, page):
             if id(question) in seen:
                 continue
@@ -139,14 +136,15 @@ def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str
 
 
 def _questions_of(graph: _Graph, page: Node) -> Iterator[Node]:
-    entities = _as_list(page.get("mainentity"))
+    entities = list(_as_list(page.get("mainentity")))
     if not entities:
         page_id = page.get("@id")
         if isinstance(page_id, str) and page_id:
             for node in graph.nodes:
                 if "itemlist" not in graph.types(node):
                     continue
-                owners = _as_list(node.get("mainentityofpage")) + _as_list(node.get("ispartof"))
+                view = graph.props(node)
+                owners = _as_list(view.get("mainentityofpage")) + _as_list(view.get("ispartof"))
                 if any(isinstance(o, dict) and o.get("@id") == page_id for o in owners):
                     entities.append(node)
     yield from _walk_entities(graph, entities, set())
@@ -164,12 +162,13 @@ def _walk_entities(graph: _Graph, values: list[Any], visiting: set[int]) -> Iter
             continue
         visiting.add(id(value))
         types = graph.types(value)
+        view = graph.props(value)
         if "question" in types:
-            yield value
-        elif "itemlist" in types or "itemlistelement" in value:
-            stack.extend(reversed(_as_list(value.get("itemlistelement"))))
+            yield view
+        elif "itemlist" in types or "itemlistelement" in view:
+            stack.extend(reversed(_as_list(view.get("itemlistelement"))))
         elif "listitem" in types:
-            stack.extend(reversed(_as_list(value.get("item"))))
+            stack.extend(reversed(_as_list(view.get("item"))))
 
 
 def _pair_of(graph: _Graph, question: Node) -> tuple[str, str] | None:
@@ -182,9 +181,10 @@ def _pair_of(graph: _Graph, question: Node) -> tuple[str, str] | None:
         if isinstance(answer, list):
             answer = graph.resolve(answer[0]) if answer else None
         if isinstance(answer, dict):
-            text = _literal(answer.get("text"))
+            view = graph.props(answer)
+            text = _literal(view.get("text"))
             if text is None:
-                text = _literal(answer.get("name"))
+                text = _literal(view.get("name"))
         else:
             text = _literal(answer)
         if name is not None and text is not None:
