@@ -47,12 +47,14 @@ class TopicMessage:
     timestamp_ms: int
 
 
-def _consumer(options: Mapping[str, Any], **config: Any) -> Any:
+def _consumer(options: Mapping[str, Any], timeout_s: float, **config: Any) -> Any:
     from kafka import KafkaConsumer
     from kafka.errors import KafkaError
 
+    wait_ms = int(timeout_s * 1000)
     try:
         return KafkaConsumer(group_id=None, enable_auto_commit=False, client_id="webfaq-inspect",
+                             bootstrap_timeout_ms=wait_ms, request_timeout_ms=max(wait_ms, 1000),
                              **options, **config)
     except (KafkaError, OSError) as exc:
         raise BrokerError(f"cannot reach Kafka at {options.get('bootstrap_servers')}: {exc!r}") from exc
@@ -67,11 +69,13 @@ def _partitions(consumer: Any, topic: str) -> list[Any]:
     return [TopicPartition(topic, p) for p in sorted(partitions)]
 
 
-def partition_lag(options: Mapping[str, Any], group: str, topic: str) -> list[PartitionLag]:
-    """Lag of consumer group ``group`` on every partition of ``topic``."""
+def partition_lag(options: Mapping[str, Any], group: str, topic: str,
+                  timeout_s: float = 10.0) -> list[PartitionLag]:
+    """Lag of consumer group ``group`` on every partition of ``topic``; ``timeout_s`` bounds the
+    wait for an unreachable broker."""
     from kafka.errors import KafkaError
 
-    consumer = _consumer(options)
+    consumer = _consumer(options, timeout_s)
     try:
         partitions = _partitions(consumer, topic)
         ends = consumer.end_offsets(partitions)
@@ -89,11 +93,12 @@ def partition_lag(options: Mapping[str, Any], group: str, topic: str) -> list[Pa
 
 
 def read_topic(options: Mapping[str, Any], topic: str, *, limit: int | None = None,
-               idle_s: float = 2.0) -> Iterator[TopicMessage]:
+               idle_s: float = 2.0, timeout_s: float = 10.0) -> Iterator[TopicMessage]:
     """The messages of ``topic`` from the start, partition order not guaranteed; see the module."""
     from kafka.errors import KafkaError
 
-    consumer = _consumer(options, auto_offset_reset="earliest", consumer_timeout_ms=int(idle_s * 1000))
+    consumer = _consumer(options, timeout_s, auto_offset_reset="earliest",
+                         consumer_timeout_ms=int(idle_s * 1000))
     try:
         partitions = _partitions(consumer, topic)
         consumer.assign(partitions)

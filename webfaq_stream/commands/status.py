@@ -39,13 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output (default text)")
     parser.add_argument("--no-scan", action="store_true",
                         help="store: total count only, no per-language scan (fast on big stores)")
+    parser.add_argument("--timeout-s", type=float, default=10.0,
+                        help="give up on an unreachable broker after this long (default 10)")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings()
     report = {
-        "kafka": _section(kafka_status, settings),
+        "kafka": _section(kafka_status, settings, timeout_s=args.timeout_s),
         "store": _section(store_status, settings, scan=not args.no_scan),
         "release": _section(release_status, settings),
     }
@@ -60,7 +62,7 @@ def _section(function: Any, settings: Settings, **kwargs: Any) -> dict[str, Any]
         return {"error": str(exc)}
 
 
-def kafka_status(settings: Settings) -> dict[str, Any]:
+def kafka_status(settings: Settings, timeout_s: float = 10.0) -> dict[str, Any]:
     """Lag of the worker group on the crawl topic, per partition."""
     if not settings.kafka_bootstrap:
         return {"note": "embedded broker (inside the worker): set WEBFAQ_KAFKA_BOOTSTRAP to inspect one"}
@@ -68,7 +70,7 @@ def kafka_status(settings: Settings) -> dict[str, Any]:
 
     from ..kafka_security import kafka_client_kwargs
 
-    lags = partition_lag(kafka_client_kwargs(settings), settings.consumer_group, settings.topic)
+    lags = partition_lag(kafka_client_kwargs(settings), settings.consumer_group, settings.topic, timeout_s)
     return {
         "bootstrap": settings.kafka_bootstrap, "topic": settings.topic, "group": settings.consumer_group,
         "partitions": [{"partition": lag.partition, "end_offset": lag.end_offset,
