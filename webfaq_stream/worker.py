@@ -1,0 +1,347 @@
+"""The worker: a Faust (faust-streaming) app that turns crawl records into stored FAQ pairs.
+
+One agent reads the crawl topic in batches (``stream.take_events(batch_size, within=
+batch_timeout_s)``: ``take`` with the events, for their offsets and headers; raw values). Per
+batch, in a thread (the CPU-bound work never runs on the event loop), :class:`BatchProcessor`:
+
+1. reads the store's checkpoint and skips records it already covers (replays after a crash);
+2. decodes, extracts, cleans and tags (:class:`~webfaq_stream.pipeline.Pipeline`);
+3. sends undecodable records to the dead-letter topic (original bytes; headers ``reason``,
+   ``source-topic``, ``source-partition``, ``source-offset``) and flushes;
+4. embeds ``question answer`` and applies the pairs with :class:`PairIndexer`, writing in the
+   same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
+   "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
+   ``gate.batch()``, so a release sees whole batches only).
+
+Offsets after writes: Faust commits an offset only once its event is acked, and ``take_events``
+acks a batch's events only when the agent asks for the next batch, i.e. after step 4 returned.
+If the writes fail (after retries) or a stop abandons the batch, the batch's messages are marked
+so that Faust never acks them, and a failing worker exits (status 3) for its supervisor to restart
+it: nothing past the last stored batch is ever committed. At-least-once delivery is made exact by
+the checkpoint skip and the idempotent store. ``stream_wait_empty`` is off (with ``take`` it can
+hang a shutdown); a SIGTERM lets the batch in hand finish within the grace period.
+
+Also runs: the ``/metrics`` and ``/health`` server (``Settings.web_port``) and, for the embedded
+store (one process owns it), the release scheduler thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .exceptions import ConfigurationError, StoreError
+from .health import HealthState
+from .indexer import IndexStats, PairIndexer
+from .metrics import BatchStats, Metrics
+from .model import SourceRef
+from .pipeline import BatchResult, Pipeline, RawMessage, offset_key
+from .ports import DeadLetterSink, Embedder
+from .release_gate import CHECKPOINT_KEY, ReleaseGate
+from .settings import Settings
+from .shutdown import BatchAbandoned, GracefulStop
+from .summary import STATS_KEY, IngestStats
+
+log = logging.getLogger(__name__)
+
+MODEL_KEY = "model"
+#: Exit status of a worker whose store writes keep failing (its supervisor restarts it).
+EXIT_STORE_FAILED = 3
+STORE_ATTEMPTS = 3
+#: Seconds a batch in hand may still take after SIGTERM before it is abandoned (uncommitted).
+STOP_GRACE_S = 20.0
+
+
+def utc_now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def model_meta(embedder: Embedder) -> dict[str, Any]:
+    """The ``model`` meta document: what built the store's vectors and thresholds."""
+    return {"name": embedder.name, "dim": int(embedder.dim),
+            "near_duplicate_threshold": float(embedder.near_duplicate_threshold),
+            "alignment_threshold": float(embedder.alignment_threshold)}
+
+
+def check_store_model(stored: dict[str, Any] | None, embedder: Embedder) -> None:
+    """Refuse to mix vectors of two models in one store (``ConfigurationError``)."""
+    if stored and (stored.get("name") != embedder.name or int(stored.get("dim", embedder.dim)) != embedder.dim):
+        raise ConfigurationError(
+            f"WEBFAQ_EMBEDDING_MODEL: the store holds vectors of {stored.get('name')!r} "
+            f"({stored.get('dim')} dims), not {embedder.name!r}; use another store or collection")
+
+
+@dataclass
+class BatchOutcome:
+    """What one batch did (for logs and tests)."""
+
+    result: BatchResult
+    index: IndexStats
+    replayed: int
+    batch_seq: int
+    seconds: float
+
+
+class BatchProcessor:
+    """Synchronous batch work, run in a worker thread; see the module docstring (steps 1-4)."""
+
+    def __init__(self, *, pipeline: Pipeline, embedder: Embedder, store: ReleaseGate,
+                 dead_letters: DeadLetterSink, metrics: Metrics | None = None,
+                 health: HealthState | None = None, stop: GracefulStop | None = None,
+                 retry_delay_s: float = 1.0) -> None:
+        self.pipeline = pipeline
+        self.embedder = embedder
+        self.store = store
+        self.indexer = PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold)
+        self.dead_letters = dead_letters
+        self.metrics = metrics
+        self.health = health
+        self.stop = stop or GracefulStop(STOP_GRACE_S)
+        self.retry_delay_s = retry_delay_s
+
+    def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
+        """Steps 1-4; raises ``StoreError`` when the store fails ``STORE_ATTEMPTS`` times and
+        ``BatchAbandoned`` when a stop's grace period ends first."""
+        started = time.monotonic()
+        with self.stop.batch():
+            checkpoint = self._read_meta(CHECKPOINT_KEY) or {}
+            covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
+            fresh = [m for m in messages if m.source is None
+                     or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
+            result = self.pipeline.run(fresh)
+            self._send_dead_letters(result)
+            vectors = (self.embedder.encode([pair.embedding_text() for pair in result.pairs])
+                       if result.pairs else np.zeros((0, self.embedder.dim), dtype=np.float32))
+            batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
+            batch_stats = IngestStats(records=result.records, replayed=len(messages) - len(fresh),
+                                      pages_with_faq=result.pages_with_faq, pairs_kept=len(result.pairs),
+                                      drops=result.drops, dead_letters=result.dead_letter_reasons(),
+                                      languages=result.languages())
+            index = self._apply(result, vectors, covered, batch_seq, batch_stats)
+        seconds = time.monotonic() - started
+        if self.metrics is not None:
+            self.metrics.observe_batch(BatchStats(
+                records=len(messages), pages_with_faq=result.pages_with_faq, pairs_kept=len(result.pairs),
+                aligned_pairs=index.aligned_pairs_changed, drops=dict(result.drops),
+                languages=dict(result.languages()), dead_letters=dict(result.dead_letter_reasons()),
+                seconds=seconds))
+        return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds)
+
+    def _read_meta(self, key: str) -> dict[str, Any] | None:
+        return self._with_retries(lambda: self.store.get_meta(key), f"reading {key}")
+
+    def _send_dead_letters(self, result: BatchResult) -> None:
+        for letter in result.dead_letters:
+            log.warning("dead letter: %s %s (source %s)", letter.reason, letter.detail[:200],
+                        letter.message.source)
+            self.dead_letters.send(letter.message.value or b"", letter.message.key, letter.reason,
+                                   letter.message.source)
+        if result.dead_letters:
+            self.dead_letters.flush()
+
+    def _apply(self, result: BatchResult, vectors: Any, covered: dict[str, int], batch_seq: int,
+               batch_stats: IngestStats) -> IndexStats:
+        def write() -> IndexStats:
+            self.stop.checkpoint()
+            with self.store.batch():
+                offsets = dict(covered)
+                for key, offset in result.offsets.items():
+                    offsets[key] = max(offset, int(offsets.get(key, 0)))
+                stats = IngestStats.from_meta(self.store.get_meta(STATS_KEY)).add(batch_stats)
+                meta = {CHECKPOINT_KEY: {"offsets": offsets, "time": utc_now(), "batch_seq": batch_seq},
+                        STATS_KEY: stats.as_meta()}
+                return self.indexer.apply(result.pairs, vectors, meta=meta)
+
+        return self._with_retries(write, f"storing batch {batch_seq}")
+
+    def _with_retries(self, call: Any, what: str) -> Any:
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                value = call()
+            except StoreError as exc:
+                if self.metrics is not None:
+                    self.metrics.record_store_error()
+                if self.health is not None:
+                    self.health.mark_store_failed(exc)
+                if attempt == STORE_ATTEMPTS:
+                    raise
+                log.warning("%s failed (attempt %d of %d): %s", what, attempt, STORE_ATTEMPTS, exc)
+                time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
+                self.stop.checkpoint()
+                continue
+            if self.health is not None:
+                self.health.mark_store_ok()
+            return value
+        raise AssertionError("unreachable")
+
+
+def raw_message(event: Any) -> RawMessage:
+    """A Faust event as a :class:`RawMessage` (value, key, headers, source offset)."""
+    message = event.message
+    headers = message.headers or ()
+    if isinstance(headers, dict):
+        headers = list(headers.items())
+    return RawMessage(value=message.value, key=message.key,
+                      headers=tuple((str(k), bytes(v or b"")) for k, v in headers),
+                      source=SourceRef(message.topic, int(message.partition), int(message.offset)))
+
+
+def _never_ack(events: Sequence[Any]) -> None:
+    """Keep Faust from acking (and so committing) these events: they were not stored."""
+    for event in events:
+        event.message.acked = True
+
+
+class BatchRunner:
+    """The agent's side: runs :class:`BatchProcessor` in one thread, guards the acks."""
+
+    def __init__(self, processor: BatchProcessor, health: HealthState | None = None) -> None:
+        self.processor = processor
+        self.health = health
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-batch")
+        self.batches = 0
+
+    async def handle(self, events: Sequence[Any]) -> None:
+        messages = [raw_message(event) for event in events]
+        loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self.executor, self.processor.process, messages)
+        try:
+            outcome: BatchOutcome = await asyncio.shield(future)
+        except asyncio.CancelledError:
+            # The app is stopping mid-batch: let the batch finish within the grace period.
+            stop = self.processor.stop
+            stop.request("worker stopping")
+            await asyncio.wait([future], timeout=min(stop.remaining_s(), STOP_GRACE_S))
+            if not future.done() or future.cancelled() or future.exception() is not None:
+                _never_ack(events)
+                log.warning("stopping: batch of %d records abandoned, not committed", len(events))
+            raise
+        except BatchAbandoned as exc:
+            _never_ack(events)
+            log.warning("%s", exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - store failed for good: exit, commit nothing more
+            _never_ack(events)
+            log.critical("batch of %d records not stored, exiting without committing: %s", len(events), exc)
+            logging.shutdown()
+            os._exit(EXIT_STORE_FAILED)
+        self.batches += 1
+        if self.health is not None:
+            self.health.mark_broker_ok()
+        result = outcome.result
+        log.info("batch %d: %d records (%d replayed), %d pages with FAQs, %d pairs kept, %d new, "
+                 "%d dead letters, %.2fs", outcome.batch_seq, len(messages), outcome.replayed,
+                 result.pages_with_faq, len(result.pairs), outcome.index.new, len(result.dead_letters),
+                 outcome.seconds)
+
+
+def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None = None,
+              datadir: Path | None = None) -> Any:
+    """The Faust app: one agent on ``settings.topic`` calling ``runner.handle`` per batch."""
+    import faust
+
+    from .kafka_security import faust_broker_credentials, faust_broker_urls
+
+    app = faust.App(
+        settings.consumer_group,
+        broker=faust_broker_urls(settings, bootstrap),
+        broker_credentials=faust_broker_credentials(settings),
+        value_serializer="raw", key_serializer="raw",
+        store="memory://", web_enabled=False, topic_disable_leader=True,
+        topic_partitions=settings.partitions, topic_replication_factor=settings.replication_factor,
+        broker_session_timeout=settings.kafka_session_timeout_s,
+        broker_heartbeat_interval=settings.kafka_heartbeat_interval_s,
+        broker_commit_interval=1.0, consumer_auto_offset_reset="earliest",
+        stream_wait_empty=False, consumer_max_fetch_size=settings.max_record_bytes + 1024 * 1024,
+        stream_buffer_maxsize=max(2 * settings.batch_size, 64),
+        datadir=str(datadir or Path(tempfile.gettempdir()) / f"webfaq-faust-{os.getpid()}"),
+    )
+    topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
+                      value_serializer="raw", allow_empty=True)
+
+    @app.agent(topic, name="crawl-records")
+    async def crawl_records(stream: Any) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
+            await runner.handle(events)
+
+    return app
+
+
+def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
+    """Run the worker until SIGTERM/SIGINT; returns the exit status."""
+    import faust
+
+    from connectors.kafka import KafkaDeadLetterSink, ensure_topics
+    from connectors.qdrant import open_pair_store
+
+    from .embed import load_embedder
+    from .kafka_security import kafka_client_kwargs
+    from .langid import LanguageTagger
+    from .logs import configure_logging
+    from .release import scheduled_releases
+    from .settings import secret_values
+    from .web import serve_http
+
+    configure_logging(settings.log_level, settings.log_format, secret_values(settings))
+    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    options = kafka_client_kwargs(settings, bootstrap)
+    ensure_topics(options, {settings.topic: settings.partitions, settings.dead_letter_topic: 1},
+                  settings.replication_factor)
+    health = HealthState()
+    metrics = Metrics()
+    server = serve_http(settings.web_port, metrics, health)
+    embedder = load_embedder(settings.embedding_model,
+                             near_duplicate_threshold=settings.near_duplicate_threshold,
+                             alignment_threshold=settings.alignment_threshold)
+    store = open_pair_store(url=settings.qdrant_url,
+                            api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
+                            path=settings.store_dir, collection=settings.collection)
+    dead_letters = KafkaDeadLetterSink(options, settings.dead_letter_topic)
+    scheduler = None
+    try:
+        store.open(embedder.dim)
+        check_store_model(store.get_meta(MODEL_KEY), embedder)
+        store.set_meta(MODEL_KEY, model_meta(embedder))
+        gate = ReleaseGate(store)
+        stop = GracefulStop(STOP_GRACE_S, health)
+        processor = BatchProcessor(
+            pipeline=Pipeline(LanguageTagger(settings.langid_model_path),
+                              max_record_bytes=settings.max_record_bytes,
+                              page_time_budget_s=settings.page_time_budget_s),
+            embedder=embedder, store=gate, dead_letters=dead_letters, metrics=metrics, health=health,
+            stop=stop)
+        runner = BatchRunner(processor, health)
+        if settings.qdrant_url is None:
+            scheduler = scheduled_releases(gate, settings, model=model_meta(embedder))
+        with tempfile.TemporaryDirectory(prefix="webfaq-faust-") as datadir:
+            app = build_app(settings, runner, bootstrap=bootstrap, datadir=Path(datadir))
+            log.info("worker starting: topic %s, group %s, store %s, metrics on port %d",
+                     settings.topic, settings.consumer_group, settings.qdrant_url or settings.store_dir,
+                     server.port)
+            worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False,
+                                  redirect_stdouts=False)
+            try:
+                worker.execute_from_commandline()
+            except SystemExit as exc:
+                return int(exc.code or 0)
+        return 0
+    finally:
+        if scheduler is not None:
+            scheduler.stop(timeout_s=60)
+        dead_letters.close()
+        store.close()
+        server.close()
+        sys.stdout.flush()
