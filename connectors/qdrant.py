@@ -6,7 +6,11 @@ store (``connectors.qdrant_edge``); a ``url`` selects qdrant-client
 ``"local:<dir>"`` for qdrant-client's local mode (tests). The caller then calls
 ``store.open(dim)``.
 
-Shared layout of the collection: one named vector ``qa`` (cosine); payload as
+Shared layout of the collection: one named vector ``qa`` of unit vectors compared by dot product,
+which is their cosine: unlike Qdrant's ``Cosine`` distance (which qdrant-client's local mode
+re-normalises in its own way) it keeps the vectors bit for bit, so similarities recomputed from
+stored vectors are reproducible on every backend; ``upsert`` refuses vectors that are not unit
+length. Payload as
 :meth:`StoredPair.payload`; payload indexes on ``origin`` and ``language``. Meta documents
 (checkpoints, release bookkeeping) are points of the same collection whose ``origin`` is
 :data:`META_ORIGIN` (a value no URL yields), a zero vector and payload ``{"meta_key", "value"}``,
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +36,7 @@ VECTOR_NAME = "qa"
 META_ORIGIN = "webfaq-stream:meta"
 INDEXED_FIELDS = ("origin", "language")
 LOCK_FILE = "webfaq-stream.lock"
+UNIT_NORM_TOLERANCE = 1e-3
 
 
 def meta_point_id(key: str) -> str:
@@ -54,11 +60,15 @@ def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
 
 
 def require_vector(pair: StoredPair, dim: int) -> list[float]:
-    """The pair's vector as a list, checked to be ``dim`` wide (``StoreError`` otherwise)."""
+    """The pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreError``)."""
     if pair.vector is None or len(pair.vector) != dim:
         raise StoreError(f"pair {pair.id} needs a {dim}-dim vector, got "
                          f"{None if pair.vector is None else len(pair.vector)}")
-    return [float(x) for x in pair.vector]
+    values = [float(x) for x in pair.vector]
+    norm = math.sqrt(math.fsum(x * x for x in values))
+    if not abs(norm - 1.0) <= UNIT_NORM_TOLERANCE:
+        raise StoreError(f"pair {pair.id}: vector norm {norm:.6f} is not 1 (normalise it first)")
+    return values
 
 
 def lock_directory(directory: Path) -> IO[str]:

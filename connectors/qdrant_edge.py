@@ -75,7 +75,7 @@ class EdgePairStore:
         if self._shard is not None:
             return
         self._lock = lock_directory(self.directory)
-        config = EdgeConfig(vectors={VECTOR_NAME: EdgeVectorParams(size=dim, distance=Distance.Cosine)})
+        config = EdgeConfig(vectors={VECTOR_NAME: EdgeVectorParams(size=dim, distance=Distance.Dot)})
         try:
             if (self.directory / "edge_config.json").exists():
                 self._shard = EdgeShard.load(str(self.directory), config)

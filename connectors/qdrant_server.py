@@ -55,7 +55,7 @@ class ServerPairStore:
 
     # --- lifecycle -------------------------------------------------------------------------
     def open(self, dim: int) -> None:
-        """Connect, create the collection (vector ``qa``, cosine) and payload indexes if missing."""
+        """Connect, create the collection (vector ``qa``, dot of unit vectors) and payload indexes if missing."""
         if self._client is not None:
             return
         try:
@@ -67,7 +67,7 @@ class ServerPairStore:
         try:
             if not self._client.collection_exists(self.collection):
                 self._client.create_collection(self.collection, vectors_config={
-                    VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.COSINE)})
+                    VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.DOT)})
             else:
                 size = self._client.get_collection(self.collection).config.params.vectors[VECTOR_NAME].size
                 if size != dim:

@@ -16,7 +16,7 @@ class PairStore(Protocol):
     """One Qdrant collection of FAQ pairs (DESIGN section 5).
 
     Contract shared by every adapter:
-    - ``open(dim)`` creates the collection (vector ``qa``, cosine) and the payload indexes on
+    - ``open(dim)`` creates the collection (vector ``qa``: unit vectors, dot = cosine) and the payload indexes on
       ``origin`` and ``language`` before any data arrives; re-opening an existing store keeps
       its data. An embedded directory held by another process raises ``StoreLockedError``.
     - Ids are WebFAQ md5 hex ids; the adapter maps them to UUID point ids.

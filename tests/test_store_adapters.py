@@ -1,0 +1,170 @@
+"""Both PairStore adapters through the factory: qdrant-edge on disk and qdrant-client local mode."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from connectors.qdrant import open_pair_store
+from webfaq_stream.align import normalize_rows
+from webfaq_stream.exceptions import StoreError, StoreLockedError
+from webfaq_stream.ids import pair_id
+from webfaq_stream.indexer import PairIndexer
+from webfaq_stream.model import StoredPair, TaggedPair
+
+DIM = 8
+KINDS = ["edge", "local", "memory"]
+
+
+def url_for(kind: str, tmp_path: Path) -> str | None:
+    return {"edge": None, "local": f"local:{tmp_path / 'local'}", "memory": ":memory:"}[kind]
+
+
+def make_pair(n: int, language: str = "eng", origin: str = "https://a.example") -> StoredPair:
+    vector = normalize_rows(np.random.default_rng(n).normal(size=(1, DIM)))[0]
+    question, answer = f"Question number {n}?", f"This is the answer number {n} in full."
+    return StoredPair(id=pair_id(question, answer), origin=origin, url=f"{origin}/{language}/faq",
+                      language=language, language_score=0.9, question=question, answer=answer, title="T",
+                      description="D", first_seen="2026-01-01T00:00:00Z", last_seen="2026-01-02T00:00:00Z",
+                      near_duplicate_similarity=None, aligned={}, vector=vector.tolist())
+
+
+@pytest.fixture(params=KINDS)
+def store(request, tmp_path):
+    opened = open_pair_store(url=url_for(request.param, tmp_path), api_key=None, path=tmp_path, collection="c")
+    opened.open(DIM)
+    yield opened
+    opened.close()
+
+
+def test_round_trip_keeps_payload_and_exact_vector_bits(store):
+    pairs = [make_pair(n, language) for n, language in enumerate(["eng", "deu", "eng"])]
+    store.upsert(pairs)
+    got = store.get([p.id for p in pairs] + ["0" * 32], with_vectors=True)
+    assert set(got) == {p.id for p in pairs}
+    for pair in pairs:
+        assert got[pair.id].payload() == pair.payload()
+        assert np.array_equal(np.asarray(got[pair.id].vector, dtype=np.float32),
+                              np.asarray(pair.vector, dtype=np.float32))
+    assert store.count() == 3 and store.count("eng") == 2
+    assert [p.id for p in store.origin_pairs("https://a.example", "deu")] == [pairs[1].id]
+    assert store.origin_pairs("https://other.example") == []
+
+
+def test_meta_documents_are_kept_apart_from_pairs(store):
+    pair = make_pair(1)
+    store.upsert([pair], meta={"checkpoint": {"offsets": {"0": 41}}})
+    assert store.get_meta("checkpoint") == {"offsets": {"0": 41}}
+    store.set_meta("checkpoint", {"offsets": {"0": 42}})
+    assert store.get_meta("checkpoint") == {"offsets": {"0": 42}}
+    assert store.get_meta("missing") is None
+    assert store.count() == 1
+    assert [p.id for p in store.scroll()] == [pair.id]
+    hits = store.search(pair.vector, limit=5)
+    assert [(p.id, round(score, 4)) for p, score in hits] == [(pair.id, 1.0)]
+
+
+def test_set_payload_merges_fields(store):
+    pair = make_pair(2)
+    store.upsert([pair])
+    store.set_payload({pair.id: {"near_duplicate_similarity": 0.5}})
+    got = store.get([pair.id])[pair.id]
+    assert got.near_duplicate_similarity == 0.5 and got.question == pair.question
+
+
+def test_scroll_pages_through_every_pair_in_id_order(store):
+    pairs = [make_pair(n) for n in range(25)]
+    store.upsert(pairs)
+    ids = [p.id for p in store.scroll(batch_size=7)]
+    assert ids == sorted(p.id for p in pairs)
+
+
+def test_a_pair_without_its_vector_is_refused(store):
+    pair = make_pair(3)
+    pair.vector = None
+    with pytest.raises(StoreError):
+        store.upsert([pair])
+
+
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_reopened_store_keeps_data_and_refuses_another_size(kind, tmp_path):
+    url = url_for(kind, tmp_path)
+    first = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    first.open(DIM)
+    first.upsert([make_pair(1)], meta={"checkpoint": {"n": 1}})
+    first.close()
+    again = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    again.open(DIM)
+    assert again.count() == 1 and again.get_meta("checkpoint") == {"n": 1}
+    again.close()
+    with pytest.raises(StoreError):
+        open_pair_store(url=url, api_key=None, path=tmp_path, collection="c").open(DIM + 1)
+
+
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_a_held_store_raises_store_locked_error(kind, tmp_path):
+    url = url_for(kind, tmp_path)
+    holder = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    holder.open(DIM)
+    holder.upsert([make_pair(1)])
+    try:
+        with pytest.raises(StoreLockedError):
+            open_pair_store(url=url, api_key=None, path=tmp_path, collection="c").open(DIM)
+    finally:
+        holder.close()
+    reopened = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    reopened.open(DIM)
+    assert reopened.count() == 1
+    reopened.close()
+
+
+def test_another_process_gets_store_locked_error_on_the_edge_directory(tmp_path):
+    holder = open_pair_store(url=None, api_key=None, path=tmp_path, collection="c")
+    holder.open(DIM)
+    holder.upsert([make_pair(1)])
+    script = ("import sys; from pathlib import Path; from connectors.qdrant import open_pair_store\n"
+              "from webfaq_stream.exceptions import StoreLockedError\n"
+              "try:\n open_pair_store(url=None, api_key=None, path=Path(sys.argv[1]), collection='c').open(8)\n"
+              "except StoreLockedError as e:\n print('locked', e); sys.exit(3)\n")
+    try:
+        result = subprocess.run([sys.executable, "-c", script, str(tmp_path)], check=False, capture_output=True,
+                                text=True, cwd=Path(__file__).resolve().parents[1], timeout=60)
+    finally:
+        holder.close()
+    assert result.returncode == 3, result.stderr
+    assert "held by another process" in result.stdout
+
+
+def test_closed_store_raises_store_error(tmp_path):
+    store = open_pair_store(url=None, api_key=None, path=tmp_path, collection="c")
+    with pytest.raises(StoreError):
+        store.count()
+
+
+def test_indexer_writes_pairs_and_checkpoint_together_and_a_worker_restart_continues(tmp_path):
+    vector = normalize_rows([[1.0, 0.5, 0, 0, 0, 0, 0, 0]])
+
+    def tagged(url: str, seen: str) -> TaggedPair:
+        return TaggedPair(pair_id("Q one?", "The answer one."), "https://a.example", url, "eng", 0.9,
+                          "Q one?", "The answer one.", "", "", seen)
+
+    store = open_pair_store(url=None, api_key=None, path=tmp_path, collection="c")
+    store.open(DIM)
+    PairIndexer(store, 0.9, 0.5).apply([tagged("https://a.example/z", "2026-01-05T00:00:00Z")], vector,
+                                       meta={"checkpoint": {"offset": 10}})
+    store.close()
+    restarted = open_pair_store(url=None, api_key=None, path=tmp_path, collection="c")
+    restarted.open(DIM)
+    stats = PairIndexer(restarted, 0.9, 0.5).apply(
+        [tagged("https://a.example/a", "2026-01-09T00:00:00Z"), tagged("https://a.example/b", "2026-01-01T00:00:00Z")],
+        np.vstack([vector, vector]), meta={"checkpoint": {"offset": 12}})
+    (pair,) = list(restarted.scroll())
+    assert (stats.new, stats.updated) == (0, 1)
+    assert (pair.url, pair.first_seen, pair.last_seen) == (
+        "https://a.example/a", "2026-01-01T00:00:00Z", "2026-01-09T00:00:00Z")
+    assert restarted.get_meta("checkpoint") == {"offset": 12}
+    restarted.close()
