@@ -7,10 +7,11 @@ Order of work, cheapest first, so that most pages cost microseconds:
 1. limits: a page over ``max_bytes`` raises ``PageDropped("too_large")``; a page whose first bytes are
    binary (NUL or many control bytes) raises ``PageDropped("not_html")``;
 2. prefilter: no case-insensitive ``faqpage`` in the bytes (or in the supplied ``json_ld`` blocks)
-   returns an empty ``PageFAQ`` at once;
+   returns an empty ``PageFAQ`` at once (one vectorised pass, ``extract_scan.marker_positions``);
 3. JSON-LD: ``<script type="application/ld+json">`` blocks found in the bytes (no DOM), parsed leniently;
-4. microdata / RDFa: only when ``faqpage`` stands in an ``itemtype`` / ``typeof`` attribute, the page is
-   parsed with lxml and extruct's extractors run on the FAQPage subtrees only (``extract_dom``);
+4. microdata / RDFa: only where ``faqpage`` stands in the ``itemtype`` / ``typeof`` attribute of a start
+   tag (outside scripts and comments), that element alone is parsed with lxml, from its start tag until
+   it closes, and read by extruct's microdata extractor or the RDFa Lite reader (``extract_dom``);
 5. the FAQPage graph walk (``extract_graph``) over all of it; text cleaning; dedup.
 
 The time budget is enforced without signals (usable from any thread): the deadline is checked between
@@ -31,6 +32,7 @@ from w3lib.encoding import html_body_declared_encoding
 from .exceptions import PageDropped
 from .extract_graph import faq_pairs
 from .extract_jsonld import jsonld_blocks, parse_jsonld
+from .extract_scan import attribute_at, fold_case, in_raw_text, marker_positions
 from .htmltext import html_to_text, page_title_and_description
 from .model import PageFAQ, RawPair
 
@@ -40,25 +42,12 @@ PAGE_DROP_REASONS = ("too_large", "not_html", "too_slow", "too_deep", "too_compl
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_TIME_BUDGET_S = 2.0
 _SNIFF_BYTES = 1024
-_MARKER = b"faqpage"
-_P = (b"p", b"P")
 _CONTROL_BYTES = bytes((*range(1, 9), 11, 12, *range(14, 32)))
-_DOM_MARKERS = (b"itemtype", b"typeof")
-_ATTRIBUTE_LOOKBEHIND = 400
 
 
 def has_faq_marker(page: bytes) -> bool:
     """The prefilter: does ``faqpage`` occur in the bytes, in any letter case?"""
-    # Look for the rare letter q with memchr, then compare the word around it; measured faster than
-    # page.lower().find(...) or a case-insensitive regex (see bench/bench_extract.py).
-    find = page.find
-    for q in (0x71, 0x51):  # q, Q
-        position = find(q, 2)
-        while position >= 0:
-            if page[position + 1:position + 2] in _P and page[position - 2:position + 5].lower() == _MARKER:
-                return True
-            position = find(q, position + 1)
-    return False
+    return bool(marker_positions(page))
 
 
 def _check_is_html(page: bytes) -> None:
@@ -80,18 +69,18 @@ def _charset_of(page: bytes, charset: str | None) -> str:
     return "utf-8"
 
 
-def _dom_syntaxes(lowered: bytes) -> tuple[bool, bool]:
-    """Whether ``faqpage`` stands in an ``itemtype`` (microdata) / ``typeof`` (RDFa) attribute."""
-    microdata = rdfa = False
-    position = lowered.find(_MARKER)
-    while position >= 0 and not (microdata and rdfa):
-        window = lowered[max(0, position - _ATTRIBUTE_LOOKBEHIND):position]
-        tag_start = window.rfind(b"<")
-        if tag_start >= 0 and window.rfind(b">") < tag_start:
-            attributes = window[tag_start:]
-            microdata = microdata or _DOM_MARKERS[0] in attributes
-            rdfa = rdfa or _DOM_MARKERS[1] in attributes
-        position = lowered.find(_MARKER, position + 1)
+def _dom_tags(page: bytes, folded: bytes, markers: list[int]) -> tuple[list[int], list[int]]:
+    """Offsets of the start tags whose ``itemtype`` (microdata) / ``typeof`` (RDFa) names an FAQPage."""
+    microdata: list[int] = []
+    rdfa: list[int] = []
+    for marker in markers:
+        found = attribute_at(page, marker)
+        if found is None or found[1] not in ("itemtype", "typeof"):
+            continue
+        tag_start, attribute = found
+        tags = microdata if attribute == "itemtype" else rdfa
+        if (not tags or tags[-1] != tag_start) and not in_raw_text(folded, tag_start):
+            tags.append(tag_start)
     return microdata, rdfa
 
 
@@ -124,22 +113,23 @@ def extract_faq(
         raise PageDropped("too_large", f"{len(page)} bytes > {limit}")
     _check_is_html(page)
     supplied = [block for block in (json_ld or ()) if isinstance(block, str)]
-    in_page = has_faq_marker(page)
-    if not in_page and not any("faqpage" in block.lower() for block in supplied):
+    markers = marker_positions(page)
+    if not markers and not any("faqpage" in block.lower() for block in supplied):
         return PageFAQ(pairs=())
 
-    lowered = page.lower()
+    folded = fold_case(page)
     encoding = _charset_of(page, charset)
     roots: list[Any] = []
-    blocks = supplied + (jsonld_blocks(page, lowered, encoding) if in_page else [])
+    blocks = supplied + (jsonld_blocks(page, folded, encoding) if markers else [])
     for block in blocks:
         roots.extend(parse_jsonld(block))
         _check_deadline(deadline, "JSON-LD parsing")
-    microdata, rdfa = _dom_syntaxes(lowered) if in_page else (False, False)
-    if microdata or rdfa:
+    microdata_tags, rdfa_tags = _dom_tags(page, folded, markers)
+    if microdata_tags or rdfa_tags:
         from .extract_dom import dom_items  # lxml/extruct DOM work only for the few pages that need it
 
-        roots.extend(dom_items(page, url, encoding, microdata=microdata, rdfa=rdfa, deadline=deadline))
+        roots.extend(dom_items(page, url, encoding, microdata_tags=microdata_tags, rdfa_tags=rdfa_tags,
+                               deadline=deadline))
     pairs: list[RawPair] = []
     seen: set[tuple[str, str]] = set()
     for question_markup, answer_markup in faq_pairs(roots, deadline):
@@ -148,5 +138,5 @@ def extract_faq(
             seen.add(pair)
             pairs.append(RawPair(*pair))
     _check_deadline(deadline, "text cleaning")
-    title, description = page_title_and_description(page, lowered, encoding)
+    title, description = page_title_and_description(page, folded, encoding)
     return PageFAQ(pairs=tuple(pairs), title=title, description=description)

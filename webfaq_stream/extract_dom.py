@@ -1,31 +1,40 @@
-"""Microdata and RDFa FAQPage items through extruct, bounded in time and size.
+"""Microdata and RDFa FAQPage items, parsed from the FAQPage element's own bytes, bounded in time and size.
 
-``dom_items(page, url, charset, microdata=, rdfa=, deadline=) -> list[dict]``: the FAQPage items of the
-page in JSON-LD shape (``@type``, ``@id``, properties), ready for ``extract_graph.faq_pairs``. Text
+``dom_items(page, url, charset, microdata_tags=, rdfa_tags=, deadline=) -> list[dict]``: the FAQPage
+items of the page in JSON-LD shape (``@type``, ``@id``, properties), ready for
+``extract_graph.faq_pairs``. ``microdata_tags`` / ``rdfa_tags`` are the byte offsets of the start tags
+whose ``itemtype`` / ``typeof`` names an FAQPage (found by ``extract_scan``), in document order.
+
+No full-page DOM in the common case: lxml's HTML push parser is fed the page from the FAQPage start
+tag on, a chunk at a time, and stops as soon as that element is closed, so a 400 KB page with a 10 KB
+FAQ costs the 10 KB. Microdata items come from extruct's microdata extractor run on that subtree; text
 values are the elements' text by ``htmltext.element_text`` (block boundaries as spaces, inline tags
-joined), not extruct's own text, so that all syntaxes clean text the same way.
+joined), so that all syntaxes clean text the same way. RDFa Lite (``vocab``/``prefix``/``typeof``/
+``property``/``resource``/``content``) is read by ``extract_rdfa``. The whole page is parsed only where
+the subtree needs what lies outside it: microdata ``itemref``, or full RDFa (``about``, ``rel`` chains,
+``datatype``, ...), which then goes through pyRdfa.
 
-Only the FAQPage subtrees are handed to extruct (its microdata and RDFa extractors are known to take
-minutes on some multi-megabyte pages). Bounds, checked before any extractor runs: the parsed tree may
-not reach libxml2's nesting cap (``PageDropped("too_deep")``; libxml2 silently flattens deeper
-documents), a FAQPage subtree may hold at most ``MAX_SUBTREE_ELEMENTS`` elements and
-``MAX_SUBTREE_PROPERTIES`` itemprops (RDFa: ``MAX_RDFA_ELEMENTS``) (``PageDropped("too_complex")``), and the deadline is checked between subtrees and syntaxes
-(``PageDropped("too_slow")``).
+Bounds, checked before any extractor runs: the parsed tree may not reach libxml2's nesting cap
+(``PageDropped("too_deep")``; libxml2 silently flattens deeper documents), a FAQPage subtree may hold at
+most ``MAX_SUBTREE_ELEMENTS`` elements and ``MAX_SUBTREE_PROPERTIES`` itemprops (RDFa:
+``MAX_RDFA_ELEMENTS``) (``PageDropped("too_complex")``), and the deadline is checked between chunks,
+subtrees and syntaxes (``PageDropped("too_slow")``).
 """
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 import lxml.etree
 import lxml.html
-from extruct.rdfa import RDFaExtractor
-from extruct.utils import parse_xmldom_html
 from extruct.w3cmicrodata import MicrodataExtractor
 
 from . import htmltext
 from .exceptions import PageDropped
+from .extract_rdfa import needs_full_rdfa, rdfa_lite_items, rdfa_subtree_items
 
 #: Largest FAQPage subtree (in elements) handed to extruct's microdata extractor.
 MAX_SUBTREE_ELEMENTS = 100_000
@@ -36,11 +45,21 @@ MAX_SUBTREE_PROPERTIES = 6_000
 MAX_RDFA_ELEMENTS = 10_000
 #: Nesting at which libxml2's HTML parser starts flattening the document (it caps at 256).
 MAX_DEPTH = 250
+#: First chunk fed to the push parser; each next chunk is twice as large.
+FIRST_CHUNK_BYTES = 16 * 1024
 
 _FAQ_ITEMTYPE = lxml.etree.XPath(
     "//*[@itemscope][contains(translate(@itemtype, 'FAQPGE', 'faqpge'), 'faqpage')]")
 _FAQ_TYPEOF = lxml.etree.XPath("//*[contains(translate(@typeof, 'FAQPGE', 'faqpge'), 'faqpage')]")
+_NESTED_ITEMTYPE = lxml.etree.XPath(
+    "count(descendant::*[@itemscope][contains(translate(@itemtype, 'FAQPGE', 'faqpge'), 'faqpage')])")
+_NESTED_TYPEOF = lxml.etree.XPath(
+    "count(descendant::*[contains(translate(@typeof, 'FAQPGE', 'faqpge'), 'faqpage')])")
+_HAS_ITEMREF = lxml.etree.XPath("boolean(descendant-or-self::*[@itemref])")
 _TOO_DEEP = lxml.etree.XPath("count(/*" + "/*" * MAX_DEPTH + ") > 0")
+_COUNT_ELEMENTS = lxml.etree.XPath("count(descendant-or-self::*)")
+_COUNT_PROPERTIES = lxml.etree.XPath("count(descendant-or-self::*[@itemprop])")
+_TAG_NAME = re.compile(rb"<([A-Za-z][^\s/>]*)")
 
 
 class _TextMicrodataExtractor(MicrodataExtractor):
@@ -50,16 +69,9 @@ class _TextMicrodataExtractor(MicrodataExtractor):
         return htmltext.element_text(node)
 
 
-def _outermost(elements: list[Any]) -> list[Any]:
-    chosen: list[Any] = []
-    for element in elements:
-        if not any(element in set(ancestor.iterdescendants()) for ancestor in chosen):
-            chosen.append(element)
-    return chosen
-
-
-_COUNT_ELEMENTS = lxml.etree.XPath("count(descendant-or-self::*)")
-_COUNT_PROPERTIES = lxml.etree.XPath("count(descendant-or-self::*[@itemprop])")
+def _check_deadline(deadline: float, step: str) -> None:
+    if time.monotonic() > deadline:
+        raise PageDropped("too_slow", f"page time budget exceeded during {step}")
 
 
 def _check_size(element: Any, max_elements: int, max_properties: int | None = None) -> None:
@@ -72,9 +84,53 @@ def _check_size(element: Any, max_elements: int, max_properties: int | None = No
             raise PageDropped("too_complex", f"FAQPage subtree of {properties} itemprops > {max_properties}")
 
 
-def _check_deadline(deadline: float, step: str) -> None:
-    if time.monotonic() > deadline:
-        raise PageDropped("too_slow", f"page time budget exceeded during {step}")
+def _check_depth(element: Any) -> None:
+    if _TOO_DEEP(element):
+        raise PageDropped("too_deep", f"elements nested deeper than {MAX_DEPTH}")
+
+
+def _subtree_at(page: bytes, tag_start: int, charset: str, deadline: float) -> Any | None:
+    """The element whose start tag is at ``tag_start``, parsed from there until it closes.
+
+    ``None`` where no element of that name opens the parse (the offset was not a start tag after all).
+    """
+    name = _TAG_NAME.match(page, tag_start)
+    if name is None:
+        return None
+    tag = name.group(1).decode("ascii", errors="replace").lower()
+    parser = lxml.etree.HTMLPullParser(events=("start", "end"), encoding=charset)
+    root = None
+    position, chunk = tag_start, FIRST_CHUNK_BYTES
+    try:
+        while position < len(page):
+            parser.feed(page[position:position + chunk])
+            position += chunk
+            chunk *= 2
+            for event, element in parser.read_events():
+                if root is None:
+                    if event == "start" and element.tag == tag:
+                        root = element
+                elif event == "end" and element is root:
+                    return root
+            if root is None and position - tag_start > FIRST_CHUNK_BYTES:
+                return None
+            _check_deadline(deadline, "HTML parsing")
+        parser.close()
+        for event, element in parser.read_events():
+            if root is None and event == "start" and element.tag == tag:
+                root = element
+    except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError, LookupError) as exc:
+        raise PageDropped("not_html", f"lxml cannot parse the page: {exc}") from None
+    return root
+
+
+def _parse_page(page: bytes, charset: str) -> Any:
+    try:
+        root = lxml.html.fromstring(page, parser=lxml.html.HTMLParser(encoding=charset))
+    except (lxml.etree.ParserError, ValueError) as exc:
+        raise PageDropped("not_html", f"lxml cannot parse the page: {exc}") from None
+    _check_depth(root)
+    return root
 
 
 def _microdata_to_jsonld(item: Any) -> Any:
@@ -95,75 +151,73 @@ def _microdata_to_jsonld(item: Any) -> Any:
     return node
 
 
-def _parse(page: bytes, charset: str) -> Any:
-    try:
-        root = lxml.html.fromstring(page, parser=lxml.html.HTMLParser(encoding=charset))
-    except (lxml.etree.ParserError, ValueError) as exc:
-        raise PageDropped("not_html", f"lxml cannot parse the page: {exc}") from None
-    if _TOO_DEEP(root):
-        raise PageDropped("too_deep", f"elements nested deeper than {MAX_DEPTH}")
-    return root
+def _microdata_items(element: Any, url: str) -> list[dict[str, Any]]:
+    _check_size(element, MAX_SUBTREE_ELEMENTS, MAX_SUBTREE_PROPERTIES)
+    items = _TextMicrodataExtractor().extract_items(element, base_url=url)
+    return [node for node in _microdata_to_jsonld(items) if isinstance(node, dict)]
+
+
+def _rdfa_items(element: Any) -> list[dict[str, Any]]:
+    _check_size(element, MAX_RDFA_ELEMENTS)
+    return rdfa_lite_items(element)
+
+
+def _outermost(elements: list[Any]) -> list[Any]:
+    chosen: list[Any] = []
+    for element in elements:
+        if not any(element in set(ancestor.iterdescendants()) for ancestor in chosen):
+            chosen.append(element)
+    return chosen
+
+
+def _subtree_items(
+    page: bytes, tags: list[int], charset: str, deadline: float, step: str,
+    nested: Callable[[Any], Any], needs_page: Callable[[Any], bool], read: Callable[[Any], list[dict[str, Any]]],
+) -> list[dict[str, Any]] | None:
+    """Items of each outermost FAQPage subtree; ``None`` where one needs the whole page instead."""
+    items: list[dict[str, Any]] = []
+    skip = 0
+    for tag_start in tags:
+        if skip:  # this FAQPage element lies inside the previous one, whose items hold it already
+            skip -= 1
+            continue
+        element = _subtree_at(page, tag_start, charset, deadline)
+        if element is None:
+            continue
+        _check_depth(element)
+        if needs_page(element):
+            return None
+        skip = int(nested(element))
+        items.extend(read(element))
+        _check_deadline(deadline, step)
+    return items
 
 
 def dom_items(
-    page: bytes, url: str, charset: str, *, microdata: bool, rdfa: bool, deadline: float
+    page: bytes, url: str, charset: str, *, microdata_tags: list[int], rdfa_tags: list[int], deadline: float
 ) -> list[dict[str, Any]]:
     """FAQPage items of the page from microdata and/or RDFa, in JSON-LD shape (see module)."""
-    root = _parse(page, charset)
-    _check_deadline(deadline, "HTML parsing")
     items: list[dict[str, Any]] = []
-    if microdata:
-        extractor = _TextMicrodataExtractor()
-        for element in _outermost(_FAQ_ITEMTYPE(root)):
-            _check_size(element, MAX_SUBTREE_ELEMENTS, MAX_SUBTREE_PROPERTIES)
-            items.extend(_microdata_to_jsonld(extractor.extract_items(element, base_url=url)))
-            _check_deadline(deadline, "microdata extraction")
-    if rdfa:
-        items.extend(_rdfa_items(root, url, deadline))
+    page_root = None
+    if microdata_tags:
+        found = _subtree_items(page, microdata_tags, charset, deadline, "microdata extraction",
+                               _NESTED_ITEMTYPE, _HAS_ITEMREF, lambda element: _microdata_items(element, url))
+        if found is None:
+            page_root = _parse_page(page, charset)
+            found = []
+            for element in _outermost(_FAQ_ITEMTYPE(page_root)):
+                found.extend(_microdata_items(element, url))
+                _check_deadline(deadline, "microdata extraction")
+        items.extend(found)
+    if rdfa_tags:
+        found = _subtree_items(page, rdfa_tags, charset, deadline, "RDFa extraction",
+                               _NESTED_TYPEOF, needs_full_rdfa, _rdfa_items)
+        if found is None:
+            page_root = _parse_page(page, charset) if page_root is None else page_root
+            found = []
+            for element in _outermost(_FAQ_TYPEOF(page_root)):
+                _check_size(element, MAX_RDFA_ELEMENTS)
+                found.extend(rdfa_subtree_items(element, url))
+                _check_deadline(deadline, "RDFa extraction")
+        items.extend(found)
     return items
-
-
-def _rdfa_items(root: Any, url: str, deadline: float) -> list[dict[str, Any]]:
-    items: list[dict[str, Any]] = []
-    for element in _outermost(_FAQ_TYPEOF(root)):
-        _check_size(element, MAX_RDFA_ELEMENTS)
-        items.extend(_rdfa_subtree(element, url))
-        _check_deadline(deadline, "RDFa extraction")
-    return items
-
-
-_NODE_IRI = "urn:webfaq:node:"
-
-
-def _rdfa_subtree(element: Any, url: str) -> list[dict[str, Any]]:
-    """RDFa of one FAQPage subtree, with ``vocab``/``prefix`` inherited from its ancestors.
-
-    RDF has no order, so every typed element without its own subject gets a ``resource`` IRI that
-    carries its document position, and property values are sorted back into document order.
-    """
-    context = {}
-    for ancestor in element.iterancestors():
-        for name in ("vocab", "prefix"):
-            if name not in context and ancestor.get(name):
-                context[name] = ancestor.get(name)
-    copy = lxml.html.fromstring(lxml.html.tostring(element))
-    copy.tail = None
-    for position, typed in enumerate(copy.xpath("descendant-or-self::*[@typeof]")):
-        if not any(typed.get(name) for name in ("resource", "about", "href", "src")):
-            typed.set("resource", f"{_NODE_IRI}{position}")
-    wrapper = lxml.html.Element("div", **context)
-    wrapper.append(copy)
-    document = "<html><body>" + lxml.html.tostring(wrapper, encoding="unicode") + "</body></html>"
-    items = RDFaExtractor().extract_items(parse_xmldom_html(document, encoding="utf-8"), base_url=url)
-    for item in items:
-        for name, values in item.items():
-            if isinstance(values, list) and not name.startswith("@"):
-                values.sort(key=_document_position)
-    return items
-
-
-def _document_position(value: Any) -> int:
-    node_id = value.get("@id") if isinstance(value, dict) else None
-    if isinstance(node_id, str) and node_id.startswith(_NODE_IRI):
-        return int(node_id[len(_NODE_IRI):])
-    return -1

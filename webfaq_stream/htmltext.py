@@ -30,14 +30,15 @@ BLOCK_TAGS = frozenset((
 #: Elements whose content is never text.
 SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
 
-_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"), None)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _WHITESPACE = re.compile(r"\s+")
 _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z]")
 
 
 def fold_whitespace(text: str) -> str:
     """Drop zero-width characters and soft hyphens, collapse whitespace (NBSP included), trim."""
-    return _WHITESPACE.sub(" ", text.translate(_INVISIBLE)).strip()
+    # two C-level regex passes; str.translate with a dict costs a lookup per character
+    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 def element_text(element: lxml.etree._Element) -> str:
@@ -79,7 +80,7 @@ def html_to_text(fragment: str) -> str:
     return element_text(root)
 
 
-_TITLE = re.compile(rb"<title\b[^>]*>(.*?)</title\s*>", re.DOTALL)
+_TITLE = re.compile(rb"<title\b[^>]*>(.*?)</title[^>]*>", re.DOTALL)
 _META = re.compile(rb"<meta\b[^>]*>")
 _ATTRIBUTE = re.compile(rb"""([a-z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 
@@ -95,7 +96,9 @@ def _decode_text(raw: bytes, charset: str) -> str:
 def page_title_and_description(page: bytes, lowered: bytes, charset: str = "utf-8") -> tuple[str, str]:
     """``<title>`` and meta description of a page, cleaned; ``""`` where absent.
 
-    ``lowered`` is ``page.lower()`` (ASCII-only lowering keeps offsets), computed once by the caller.
+    ``lowered`` is a copy of ``page`` with ASCII letters lower-cased at the same offsets, computed once
+    by the caller (``page.lower()`` or ``extract_scan.fold_case(page)``; only letters and ``<>/`` are
+    searched in it, never whitespace).
     Only the part before ``<body`` is searched when there is one.
     """
     body_at = lowered.find(b"<body")
