@@ -4,7 +4,7 @@
 ``shared/fixtures/faq-pages`` into ``StoredPair``s the way the store holds them: WebFAQ ids,
 origins, ISO 639-3 languages, one point per id (the URL that sorts first wins), and the
 indoorskydive.lu FAQ (translated question by question) aligned en/de/fr by position. Vectors are
-derived from the id (the release never reads them). ``open_store(dir)`` opens the real
+unit vectors derived from the id (the release never reads them). ``open_store(dir)`` opens the real
 qdrant-edge store through ``connectors.qdrant.open_pair_store``.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import math
 from pathlib import Path
 
 from connectors.qdrant import open_pair_store
@@ -29,7 +30,9 @@ ALIGNED_PAGES = ("indoorskydive.lu__faq_en.html", "indoorskydive.lu__faq_de.html
 
 def vector_for(text: str) -> list[float]:
     digest = hashlib.sha256(text.encode()).digest()
-    return [b / 255.0 + 0.01 for b in digest[:DIM]]
+    raw = [b / 255.0 + 0.01 for b in digest[:DIM]]
+    norm = math.sqrt(sum(x * x for x in raw))
+    return [x / norm for x in raw]
 
 
 def make_pair(question: str, answer: str, url: str, language: str, seen: str,

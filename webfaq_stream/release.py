@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from .align import bitext_rows
 from .embed import model_defaults
-from .exceptions import ModelError
+from .exceptions import ModelError, ReleaseError
 from .model import StoredPair
 from .ports import PairStore
 from .release_card import dataset_card
@@ -190,7 +190,10 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
             previous = None
             if previous_ids:
                 mark = time.monotonic()
-                previous = diff_releases(release_dir / previous_ids[-1], temp_dir)
+                try:
+                    previous = diff_releases(release_dir / previous_ids[-1], temp_dir)
+                except ReleaseError as exc:  # an unreadable old release must not block a new one
+                    previous = {"release_id": previous_ids[-1], "error": str(exc)}
                 timings["diff_s"] = time.monotonic() - mark
             checkpoint = view.checkpoint or {}
             cutoff = {"time": iso(cut_at), "offsets": dict(checkpoint.get("offsets") or {}),
@@ -267,7 +270,7 @@ def summary_table(result: ReleaseResult) -> str:
     previous = result.manifest.get("previous")
     lines.append(f"files {len(files)}, {human_bytes(total_bytes)}; written in {timings.get('total_s', 0):.2f} s"
                  f" (worker paused {timings.get('worker_paused_s', 0) * 1000:.2f} ms)")
-    if previous:
+    if previous and "added" in previous:
         lines.append(f"since {previous['release_id']}: +{previous['added']:,} added, "
                      f"{previous['updated']:,} updated, -{previous['removed']:,} removed")
     if result.pruned:

@@ -48,7 +48,7 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
         f"{model.get('near_duplicate_threshold')}, alignment threshold {model.get('alignment_threshold')}"),
     ]
     previous = manifest.get("previous")
-    if previous:
+    if previous and "added" in previous:
         lines.append(f"- Since {previous['release_id']}: {previous['added']:,} added, "
                      f"{previous['updated']:,} updated, {previous['removed']:,} removed")
     lines += ["", "## Loading", "", "```python", "import datasets",
