@@ -87,8 +87,9 @@ class Publisher:
         self._producer = producer(options, **producer_overrides)
 
     def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None,
-             on_delivery: Callable[[], None] | None = None) -> None:
-        """Queue one message; delivery is confirmed asynchronously (see :meth:`flush`)."""
+             on_delivery: Callable[[], None] | None = None) -> Any:
+        """Queue one message; returns kafka-python's future of its ``RecordMetadata`` (delivery is
+        confirmed asynchronously, see :meth:`flush`)."""
         from kafka.errors import KafkaError
 
         def delivered(metadata: Any) -> None:
@@ -104,6 +105,7 @@ class Publisher:
         future.add_callback(delivered)
         future.add_errback(self._errors.append)
         self.sent += 1
+        return future
 
     def flush(self, timeout_s: float = 60.0) -> dict[int, int]:
         """Wait until every queued message is acknowledged; return ``{partition: last offset}``."""

@@ -1,0 +1,67 @@
+"""Garbage among good records: each bad one lands on the dead-letter topic, every good one is stored."""
+
+from __future__ import annotations
+
+import gzip
+import os
+import signal
+from pathlib import Path
+
+from connectors.crawl_files import warc_response_bytes
+from connectors.kafka import Publisher, consume_all, ensure_topics, wait_drained
+from webfaq_stream.commands.release import open_release_store
+from webfaq_stream.ids import origin_of
+from webfaq_stream.settings import load_settings
+from webfaq_stream.summary import STATS_KEY, IngestStats
+
+
+def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_processes, worker_env,
+                                               tmp_path: Path) -> None:
+    settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
+                             release_dir=tmp_path / "releases", partitions=2, batch_size=8)
+    options = {"bootstrap_servers": broker.bootstrap}
+    ensure_topics(options, {settings.topic: 2, settings.dead_letter_topic: 1})
+    good_pages = sample_crawl.pages
+    html_only = b"<!DOCTYPE html><html><body><h1>FAQ</h1></body></html>"
+    truncated = gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + os.urandom(2000))[:300]
+    garbage = {"unknown_format": os.urandom(512), "invalid_warc": truncated, "missing_url": html_only}
+
+    publisher = Publisher(options, settings.topic)
+    bad_futures = {}
+    for index, page in enumerate(good_pages):
+        publisher.send(warc_response_bytes(page), origin_of(page.url).encode())
+        if index % 5 == 2 and garbage:  # garbage between good records, on the same partitions
+            reason, value = garbage.popitem()
+            bad_futures[reason] = (value, publisher.send(value, origin_of(page.url).encode()))
+    last_offsets = publisher.flush()
+    publisher.close()
+    bad_sources = {reason: (future.get().partition, future.get().offset)
+                   for reason, (_, future) in bad_futures.items()}
+
+    worker = worker_processes(WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap,
+                              WEBFAQ_STORE_DIR=str(settings.store_dir), WEBFAQ_BATCH_SIZE="8",
+                              WEBFAQ_RELEASE_DIR=str(settings.release_dir))
+    wait_drained(options, settings.consumer_group, settings.topic, last_offsets, timeout_s=120,
+                 alive=lambda: worker.poll() is None)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(60) == 0, Path(worker.log_path).read_text()[-3000:]
+
+    letters = consume_all(options, settings.dead_letter_topic, expected=3, timeout_s=20)
+    assert len(letters) == 3
+    seen = {}
+    for _key, value, headers, _partition, _offset in letters:
+        reason = headers["reason"].decode()
+        assert headers["source-topic"].decode() == settings.topic
+        seen[reason] = (int(headers["source-partition"]), int(headers["source-offset"]))
+        assert value == bad_futures[reason][0]  # the original bytes
+    assert seen == bad_sources
+
+    store = open_release_store(settings)
+    try:
+        stored = {pair.id for pair in store.scroll()}
+        stats = IngestStats.from_meta(store.get_meta(STATS_KEY))
+    finally:
+        store.close()
+    assert stored == sample_crawl.expected_ids
+    assert stats.records == len(good_pages) + 3
+    assert stats.dead_letters == {"unknown_format": 1, "invalid_warc": 1, "missing_url": 1}
