@@ -6,8 +6,11 @@ when another process (or another open store) holds it. Re-opening an existing di
 keeps its data; a directory made for another vector size raises ``StoreError``.
 
 Writes go through the shard's write-ahead log; each ``upsert`` (pairs and meta documents
-together) is one update operation. ``optimize()`` runs the shard's optimizers; the store runs
-it itself after :attr:`optimize_every` written points, and callers may run it when idle.
+together) is one update operation. ``optimize()`` runs the shard's optimizers (segment merges and
+the HNSW index, which only ``search`` uses: dedup and alignment read by id and by the ``origin``
+payload index). It blocks for minutes on large stores (65 s at 60,000 pairs on 2 cores), so the
+store runs it itself only when ``optimize_every`` is set, after that many written points;
+otherwise the owner runs it when idle (``webfaq-stream`` commands, the worker between batches).
 Every engine failure is raised as ``StoreError``.
 """
 
@@ -61,7 +64,7 @@ def _pair_filter(origin: str | None = None, language: str | None = None) -> Filt
 class EdgePairStore:
     """A :class:`~webfaq_stream.ports.PairStore` on a qdrant-edge-py shard in ``directory``."""
 
-    def __init__(self, directory: Path, optimize_every: int = 200_000) -> None:
+    def __init__(self, directory: Path, optimize_every: int | None = None) -> None:
         self.directory = Path(directory)
         self.optimize_every = optimize_every
         self.dim = 0
@@ -143,7 +146,7 @@ class EdgePairStore:
             return
         self._call("upsert", self.shard.update, UpdateOperation.upsert_points(points))
         self._written_since_optimize += len(points)
-        if self._written_since_optimize >= self.optimize_every:
+        if self.optimize_every is not None and self._written_since_optimize >= self.optimize_every:
             self.optimize()
 
     def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:

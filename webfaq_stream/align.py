@@ -95,16 +95,6 @@ def near_duplicate_similarities(vectors: np.ndarray) -> list[float | None]:
     return [float(value) for value in sims.max(axis=1)]
 
 
-def max_similarities(targets: np.ndarray, others: np.ndarray) -> np.ndarray:
-    """For each target row, its largest rounded similarity to the rows of ``others``.
-
-    Returns ``-inf`` where ``others`` is empty. Callers exclude a target from its own ``others``.
-    """
-    if np.asarray(others).shape[0] == 0:
-        return np.full(np.asarray(targets).shape[0], -np.inf)
-    return similarity_matrix(targets, others).max(axis=1)
-
-
 def _identity_mask(left: Sequence[AlignItem], right: Sequence[AlignItem]) -> np.ndarray:
     """True where the two pairs share their question or their answer (never aligned)."""
     mask = np.zeros((len(left), len(right)), dtype=bool)

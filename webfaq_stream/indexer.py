@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from .align import (
+    MAX_PAIRS_PER_LANGUAGE,
     AlignItem,
     align_origin,
     near_duplicate_similarities,
@@ -82,12 +83,20 @@ def _finite_or_none(value: float) -> float | None:
 
 
 class PairIndexer:
-    """Keeps a :class:`PairStore` deduplicated, near-duplicate-flagged and aligned."""
+    """Keeps a :class:`PairStore` deduplicated, near-duplicate-flagged and aligned.
 
-    def __init__(self, store: PairStore, near_duplicate_threshold: float, alignment_threshold: float) -> None:
+    The store keeps each pair's near-duplicate *similarity*; ``near_duplicate_threshold`` is
+    carried for callers (metrics, releases) that flag pairs at or above it.
+    """
+
+    def __init__(self, store: PairStore, near_duplicate_threshold: float, alignment_threshold: float,
+                 max_pairs_per_language: int = MAX_PAIRS_PER_LANGUAGE,
+                 full_recompute_max: int = FULL_RECOMPUTE_MAX) -> None:
         self.store = store
         self.near_duplicate_threshold = near_duplicate_threshold
         self.alignment_threshold = alignment_threshold
+        self.max_pairs_per_language = max_pairs_per_language
+        self.full_recompute_max = full_recompute_max
 
     # --- public ------------------------------------------------------------------------------
     def apply(self, pairs: Sequence[TaggedPair], vectors: Any,
@@ -204,13 +213,14 @@ class PairIndexer:
                 pair.id not in existing or existing[pair.id].origin != origin
                 or existing[pair.id].language != language)]
             lost_pair = (origin, language) in moved_from
-            near_duplicates.update(_group_near_duplicates(group, newcomers, full=lost_pair))
+            full = lost_pair or len(group) <= self.full_recompute_max
+            near_duplicates.update(_group_near_duplicates(group, newcomers, full=full))
 
         items = [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector))
                  for p in current.values()]
         language_pairs = [(touched, other) for touched in touched_languages for other in by_language
                           if other != touched]
-        computed = align_origin(items, self.alignment_threshold, language_pairs)
+        computed = align_origin(items, self.alignment_threshold, language_pairs, self.max_pairs_per_language)
 
         for pair_id, pair in current.items():
             if pair.language in touched_languages:
@@ -239,14 +249,14 @@ def _group_near_duplicates(group: Sequence[StoredPair], newcomers: Iterable[int]
                            full: bool) -> dict[str, float | None]:
     """Near-duplicate similarity of every pair of one (origin, language) group.
 
-    From scratch when ``full`` or the group is small; otherwise the stored maxima of the other
-    members are raised by their similarity to the newcomers (exact: maxima only grow on insert).
+    From scratch when ``full``; otherwise the stored maxima of the other members are raised by
+    their similarity to the newcomers (exact: maxima only grow on insert).
     """
     newcomers = list(newcomers)
     if not group:
         return {}
     vectors = stack_vectors([pair.vector for pair in group])
-    if full or len(group) <= FULL_RECOMPUTE_MAX:
+    if full:
         return {pair.id: value for pair, value in zip(group, near_duplicate_similarities(vectors))}
     if not newcomers:
         return {}
