@@ -24,6 +24,9 @@ from .exceptions import PageDropped
 
 Node = dict[str, Any]
 _DEADLINE_CHECK_EVERY = 256
+_REFERENCE_KEYS = frozenset(("@id", "@type", "@context"))
+#: Properties by which a node says which page it belongs to.
+_OWNER_PROPERTIES = ("mainentityofpage", "ispartof")
 
 
 def local_name(name: str) -> str:
@@ -37,6 +40,11 @@ def local_name(name: str) -> str:
 
 
 def _as_list(value: Any) -> list[Any]:
+    """A property's values: ``None`` -> ``[]``, a JSON-LD ``{"@list": ...}``/``{"@set": ...}`` -> its items."""
+    if isinstance(value, dict) and len(value) == 1:
+        for container in ("@list", "@set"):
+            if container in value:
+                return _as_list(value[container])
     if value is None:
         return []
     if isinstance(value, list):
@@ -48,14 +56,16 @@ class _Graph:
     """All nodes (dicts) of a page in document order, an ``@id`` index, and lazily normalised views.
 
     Nodes are not copied: a node's properties are reduced to local names only when the walk
-    visits it (:meth:`props`), so big unrelated graphs (recipes, breadcrumbs) cost one pass.
+    visits it (:meth:`props`), so big unrelated graphs (recipes, breadcrumbs) cost one pass. Nodes
+    that share an ``@id`` describe one thing (JSON-LD node merging): the view of each holds the
+    properties of all of them, its own first.
     """
 
     def __init__(self, roots: list[Any], deadline: float | None) -> None:
         self.deadline = deadline
         self.steps = 0
         self.nodes: list[Node] = []
-        self.by_id: dict[str, Node] = {}
+        self.by_id: dict[str, list[Node]] = {}
         self._views: dict[int, Node] = {}
         self._collect(roots)
 
@@ -75,9 +85,7 @@ class _Graph:
                 self.nodes.append(item)
                 node_id = item.get("@id")
                 if isinstance(node_id, str) and node_id:
-                    known = self.by_id.get(node_id)
-                    if known is None or len(item) > len(known):
-                        self.by_id[node_id] = item
+                    self.by_id.setdefault(node_id, []).append(item)
                 stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
             elif isinstance(item, list):
                 stack.extend(reversed(item))
@@ -87,23 +95,29 @@ class _Graph:
         view = self._views.get(id(node))
         if view is None:
             view = {}
-            for name, value in node.items():
-                if isinstance(name, str):
-                    view.setdefault("@type" if name in ("@type", "type") else local_name(name), value)
+            node_id = node.get("@id")
+            same = self.by_id.get(node_id, ()) if isinstance(node_id, str) else ()
+            for source in (node, *(other for other in same if other is not node)):
+                for name, value in source.items():
+                    if isinstance(name, str):
+                        view.setdefault("@type" if name in ("@type", "type") else local_name(name), value)
             self._views[id(node)] = view
         return view
 
     def resolve(self, value: Any) -> Any:
-        """A ``{"@id": x}`` reference -> the node with that id (itself when unknown)."""
-        if isinstance(value, dict) and "@id" in value and len(value) <= 2 and "@type" not in value:
-            target = self.by_id.get(value["@id"]) if isinstance(value["@id"], str) else None
-            if target is not None:
-                return target
+        """A reference (``@id`` with at most ``@type``/``@context``) -> the first other node with that id."""
+        if isinstance(value, dict) and isinstance(value.get("@id"), str) and value.keys() <= _REFERENCE_KEYS:
+            for target in self.by_id.get(value["@id"], ()):
+                if target is not value:
+                    return target
         return value
 
-    @staticmethod
-    def types(node: Node) -> set[str]:
+    def types(self, node: Node) -> set[str]:
+        """Local type names of a node (from the nodes sharing its ``@id`` when it has none itself)."""
         raw = node.get("@type", node.get("type"))
+        node_id = node.get("@id")
+        if raw is None and isinstance(node_id, str) and len(self.by_id.get(node_id, ())) > 1:
+            raw = self.props(node).get("@type")
         return {local_name(t) for t in _as_list(raw) if isinstance(t, str)}
 
 
@@ -138,13 +152,14 @@ def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str
 def _questions_of(graph: _Graph, page: Node) -> Iterator[Node]:
     entities = list(_as_list(page.get("mainentity")))
     if not entities:
+        # no mainEntity: the ItemLists and Questions that name this page as theirs
         page_id = page.get("@id")
         if isinstance(page_id, str) and page_id:
             for node in graph.nodes:
-                if "itemlist" not in graph.types(node):
+                if not graph.types(node) & {"itemlist", "question"}:
                     continue
                 view = graph.props(node)
-                owners = _as_list(view.get("mainentityofpage")) + _as_list(view.get("ispartof"))
+                owners = [o for name in _OWNER_PROPERTIES for o in _as_list(view.get(name))]
                 if any(isinstance(o, dict) and o.get("@id") == page_id for o in owners):
                     entities.append(node)
     yield from _walk_entities(graph, entities, set())

@@ -56,6 +56,7 @@ def jsonld_blocks(page: bytes, folded: bytes, charset: str = "utf-8") -> list[st
 
 def parse_jsonld(text: str) -> list[Any]:
     """The top-level JSON values of one JSON-LD block (a top-level array gives its items)."""
+    text = text.lstrip("\ufeff")
     try:
         try:
             data = json.loads(text, strict=False)

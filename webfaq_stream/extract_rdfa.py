@@ -18,6 +18,7 @@ Contract:
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urljoin
 
 import lxml.etree
 import lxml.html
@@ -81,13 +82,15 @@ def rdfa_lite_items(element: Any) -> list[Node]:
 
 
 _NODE_IRI = "urn:webfaq:node:"
+_SUBJECT_ATTRIBUTES = ("about", "resource", "href", "src")
 
 
 def rdfa_subtree_items(element: Any, url: str) -> list[Node]:
     """RDFa of one FAQPage subtree through pyRdfa, with ``vocab``/``prefix`` inherited from its ancestors.
 
-    RDF has no order, so every typed element without its own subject gets a ``resource`` IRI that
-    carries its document position, and property values are sorted back into document order.
+    RDF has no order, so every typed element without its own subject gets a ``resource`` IRI, the
+    document position of every typed element is noted under its subject IRI, and property values
+    are sorted back into document order.
     """
     context = {}
     for ancestor in element.iterancestors():
@@ -96,22 +99,24 @@ def rdfa_subtree_items(element: Any, url: str) -> list[Node]:
                 context[name] = ancestor.get(name)
     copy = lxml.html.fromstring(lxml.html.tostring(element))
     copy.tail = None
+    positions: dict[str, int] = {}
     for position, typed in enumerate(copy.xpath("descendant-or-self::*[@typeof]")):
-        if not any(typed.get(name) for name in ("resource", "about", "href", "src")):
-            typed.set("resource", f"{_NODE_IRI}{position}")
+        subject = next((typed.get(name) for name in _SUBJECT_ATTRIBUTES if typed.get(name)), None)
+        if subject is None:
+            subject = f"{_NODE_IRI}{position}"
+            typed.set("resource", subject)
+        positions.setdefault(urljoin(url, subject), position)
     wrapper = lxml.html.Element("div", **context)
     wrapper.append(copy)
     document = "<html><body>" + lxml.html.tostring(wrapper, encoding="unicode") + "</body></html>"
     items = RDFaExtractor().extract_items(parse_xmldom_html(document, encoding="utf-8"), base_url=url)
+
+    def document_position(value: Any) -> int:
+        node_id = value.get("@id") if isinstance(value, dict) else None
+        return positions.get(node_id, -1) if isinstance(node_id, str) else -1
+
     for item in items:
         for name, values in item.items():
             if isinstance(values, list) and not name.startswith("@"):
-                values.sort(key=_document_position)
+                values.sort(key=document_position)
     return items
-
-
-def _document_position(value: Any) -> int:
-    node_id = value.get("@id") if isinstance(value, dict) else None
-    if isinstance(node_id, str) and node_id.startswith(_NODE_IRI):
-        return int(node_id[len(_NODE_IRI):])
-    return -1

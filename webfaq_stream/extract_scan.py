@@ -24,7 +24,6 @@ import numpy as np
 _MARKER = b"faqpage"
 #: ``qpag`` as one native-endian 32-bit word: the rare middle of ``faqpage``.
 _QPAG = int(np.frombuffer(b"qpag", dtype=np.uint32)[0])
-_RAW_TEXT_ELEMENTS = ((b"<script", b"</script"), (b"<style", b"</style"))
 #: How far back from a marker the start of its tag is looked for.
 TAG_LOOKBEHIND = 2000
 _ATTRIBUTE_BEFORE = re.compile(
@@ -58,17 +57,20 @@ def marker_positions(page: bytes) -> list[int]:
 
 def in_raw_text(folded: bytes, offset: int) -> bool:
     """Is ``offset`` inside a script/style element's content or inside an HTML comment?"""
-    for opening, closing in _RAW_TEXT_ELEMENTS:
+    if _inside(folded, offset, b"<script", b"</script"):
+        return True
+    # a "<style" or "<!--" written inside a script is text, not the start of a style or a comment
+    for opening, closing in ((b"<style", b"</style"), (b"<!--", b"-->")):
         start = folded.rfind(opening, 0, offset)
-        if start >= 0 and folded.find(closing, start, offset) < 0:
+        if start >= 0 and folded.find(closing, start + len(opening), offset) < 0 \
+                and not _inside(folded, start, b"<script", b"</script"):
             return True
-    comment = folded.rfind(b"<!--", 0, offset)
-    return comment >= 0 and folded.find(b"-->", comment + 4, offset) < 0 and not _in_script(folded, comment)
+    return False
 
 
-def _in_script(folded: bytes, offset: int) -> bool:
-    start = folded.rfind(b"<script", 0, offset)
-    return start >= 0 and folded.find(b"</script", start, offset) < 0
+def _inside(folded: bytes, offset: int, opening: bytes, closing: bytes) -> bool:
+    start = folded.rfind(opening, 0, offset)
+    return start >= 0 and folded.find(closing, start, offset) < 0
 
 
 def attribute_at(page: bytes, offset: int) -> tuple[int, str] | None:
