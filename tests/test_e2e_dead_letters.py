@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
 import signal
+import urllib.request
 from pathlib import Path
 
 from connectors.crawl_files import warc_response_bytes
@@ -43,6 +46,11 @@ def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_proc
                               WEBFAQ_RELEASE_DIR=str(settings.release_dir))
     wait_drained(options, settings.consumer_group, settings.topic, last_offsets, timeout_s=120,
                  alive=lambda: worker.poll() is None)
+    metrics = _worker_endpoint(Path(worker.log_path), "/metrics")
+    assert json.loads(_worker_endpoint(Path(worker.log_path), "/health"))["status"] == "ok"
+    assert f"webfaq_records_consumed_total {float(len(good_pages) + 3)}" in metrics
+    assert 'webfaq_dead_letters_total{reason="missing_url"} 1.0' in metrics
+    assert "webfaq_consumer_lag{" in metrics
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(60) == 0, Path(worker.log_path).read_text()[-3000:]
 
@@ -65,3 +73,11 @@ def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_proc
     assert stored == sample_crawl.expected_ids
     assert stats.records == len(good_pages) + 3
     assert stats.dead_letters == {"unknown_format": 1, "invalid_warc": 1, "missing_url": 1}
+
+
+def _worker_endpoint(log_path: Path, path: str) -> str:
+    """GET ``path`` of the worker whose log names its metrics port."""
+    match = re.search(r"metrics on port (\d+)", log_path.read_text())
+    assert match, log_path.read_text()[-2000:]
+    with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}{path}", timeout=10) as response:
+        return response.read().decode()

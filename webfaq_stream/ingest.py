@@ -158,7 +158,7 @@ def _wait_for_worker(settings: Settings, published: PublishResult, worker: subpr
     from tqdm import tqdm
 
     total = sum(offset + 1 for offset in published.last_offsets.values())
-    with tqdm(total=total, desc="worker", unit="rec", file=sys.stderr, disable=not progress) as bar:
+    with tqdm(total=total, desc="worker", unit="rec", file=sys.stderr, disable=None if progress else True) as bar:
         def show(committed: dict[int, int]) -> None:
             done = sum(min(committed.get(p, 0), last + 1) for p, last in published.last_offsets.items())
             bar.update(max(0, done - bar.n))

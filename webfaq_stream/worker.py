@@ -60,8 +60,10 @@ MODEL_KEY = "model"
 #: Exit status of a worker whose store writes keep failing (its supervisor restarts it).
 EXIT_STORE_FAILED = 3
 STORE_ATTEMPTS = 3
-#: Seconds a batch in hand may still take after SIGTERM before it is abandoned (uncommitted).
-STOP_GRACE_S = 20.0
+#: Seconds a batch in hand may still take after a stop when no GracefulStop is given.
+STOP_GRACE_S = 30.0
+#: Seconds between the worker's broker contacts for /health when no batch arrives.
+BROKER_CHECK_S = 5.0
 
 
 def utc_now() -> str:
@@ -210,6 +212,8 @@ class BatchRunner:
     def __init__(self, processor: BatchProcessor, health: HealthState | None = None) -> None:
         self.processor = processor
         self.health = health
+        #: ``(topic, partition) -> end offset or None``; set by :func:`build_app` (consumer lag).
+        self.end_offset: Any = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-batch")
         self.batches = 0
 
@@ -223,7 +227,7 @@ class BatchRunner:
             # The app is stopping mid-batch: let the batch finish within the grace period.
             stop = self.processor.stop
             stop.request("worker stopping")
-            await asyncio.wait([future], timeout=min(stop.remaining_s(), STOP_GRACE_S))
+            await asyncio.wait([future], timeout=min(stop.remaining_s(), stop.grace_s))
             if not future.done() or future.cancelled() or future.exception() is not None:
                 _never_ack(events)
                 log.warning("stopping: batch of %d records abandoned, not committed", len(events))
@@ -241,10 +245,27 @@ class BatchRunner:
         if self.health is not None:
             self.health.mark_broker_ok()
         result = outcome.result
+        self._report_lag(messages)
         log.info("batch %d: %d records (%d replayed), %d pages with FAQs, %d pairs kept, %d new, "
                  "%d dead letters, %.2fs", outcome.batch_seq, len(messages), outcome.replayed,
                  result.pages_with_faq, len(result.pairs), outcome.index.new, len(result.dead_letters),
                  outcome.seconds)
+
+
+    def _report_lag(self, messages: Sequence[RawMessage]) -> None:
+        """Consumer lag per partition of the batch: end offset minus the next offset to read."""
+        metrics = self.processor.metrics
+        if metrics is None or self.end_offset is None:
+            return
+        next_offsets: dict[tuple[str, int], int] = {}
+        for message in messages:
+            if message.source is not None:
+                key = (message.source.topic, message.source.partition)
+                next_offsets[key] = max(next_offsets.get(key, 0), message.source.offset + 1)
+        for (topic, partition), next_offset in next_offsets.items():
+            end = self.end_offset(topic, partition)
+            if end is not None:
+                metrics.set_consumer_lag(topic, partition, int(end) - next_offset)
 
 
 def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None = None,
@@ -270,6 +291,24 @@ def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None 
     )
     topic = app.topic(settings.topic, key_type=bytes, value_type=bytes, key_serializer="raw",
                       value_serializer="raw", allow_empty=True)
+
+    from faust.types import TP
+
+    runner.end_offset = lambda topic_name, partition: app.consumer.highwater(TP(topic_name, partition))
+
+    @app.timer(interval=BROKER_CHECK_S)
+    async def broker_contact() -> None:
+        """A real round trip (ListOffsets of the assigned partitions) so /health knows the broker
+        is there while no records arrive."""
+        if runner.health is None:
+            return
+        assigned = [tp for tp in app.consumer.assignment() if tp.topic == settings.topic]
+        try:
+            if assigned:
+                await app.consumer.highwaters(*assigned)
+            runner.health.mark_broker_ok()
+        except Exception as exc:  # noqa: BLE001 - any failure means the broker is not usable
+            runner.health.mark_broker_failed(exc)
 
     @app.agent(topic, name="crawl-records")
     async def crawl_records(stream: Any) -> None:
@@ -300,9 +339,10 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
     options = kafka_client_kwargs(settings, bootstrap)
     ensure_topics(options, {settings.topic: settings.partitions, settings.dead_letter_topic: 1},
                   settings.replication_factor)
-    health = HealthState()
+    health = HealthState(broker_stale_after_s=settings.health_broker_stale_s,
+                         startup_grace_s=settings.health_startup_grace_s)
     metrics = Metrics()
-    server = serve_http(settings.web_port, metrics, health)
+    server = serve_http(settings.web_port, metrics, health, host=settings.web_host)
     embedder = load_embedder(settings.embedding_model,
                              near_duplicate_threshold=settings.near_duplicate_threshold,
                              alignment_threshold=settings.alignment_threshold)
@@ -316,7 +356,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
         check_store_model(store.get_meta(MODEL_KEY), embedder)
         store.set_meta(MODEL_KEY, model_meta(embedder))
         gate = ReleaseGate(store)
-        stop = GracefulStop(STOP_GRACE_S, health)
+        stop = GracefulStop(settings.shutdown_grace_s, health)
         processor = BatchProcessor(
             pipeline=Pipeline(LanguageTagger(settings.langid_model_path),
                               max_record_bytes=settings.max_record_bytes,

@@ -45,7 +45,7 @@ def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | Non
                   settings.replication_factor)
     stats = FileStats()
     with tqdm(desc=f"publish to {settings.topic}", unit="rec", file=sys.stderr,
-              disable=not progress) as bar, Publisher(options, settings.topic) as publisher:
+              disable=None if progress else True) as bar, Publisher(options, settings.topic) as publisher:
         for message in read_messages(paths, stats, compress=compress):
             publisher.send(message.value, message.key, message.headers, on_delivery=bar.update)
         last_offsets = publisher.flush()
