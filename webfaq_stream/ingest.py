@@ -117,9 +117,6 @@ def run_ingest(settings: Settings, paths: list[Path], *, progress: bool = True,
                on_published: Callable[[PublishResult], None] | None = None) -> IngestResult:
     """Steps 1-4 of the module docstring."""
     from connectors.broker import EmbeddedBroker
-    from connectors.kafka import wait_drained
-
-    from .kafka_security import kafka_client_kwargs
 
     for path in paths:
         if not Path(path).is_file():
@@ -139,8 +136,7 @@ def run_ingest(settings: Settings, paths: list[Path], *, progress: bool = True,
             raise IngestError(f"no crawl records in {', '.join(map(str, paths))}")
         worker = start_worker(settings, worker_log)
         try:
-            _wait_for_worker(settings, published, worker, worker_log, drain_timeout_s, progress,
-                             kafka_client_kwargs(settings), wait_drained)
+            _wait_for_worker(settings, published, worker, worker_log, drain_timeout_s, progress)
         finally:
             status = stop_worker(worker)
         if status not in (0, -signal.SIGTERM):
@@ -153,9 +149,13 @@ def run_ingest(settings: Settings, paths: list[Path], *, progress: bool = True,
 
 
 def _wait_for_worker(settings: Settings, published: PublishResult, worker: subprocess.Popen[bytes],
-                     worker_log: Path, timeout_s: float, progress: bool, options: dict,
-                     wait_drained: Callable[..., dict[int, int]]) -> None:
+                     worker_log: Path, timeout_s: float, progress: bool) -> None:
+    """Block until the worker's group has committed past every published offset."""
     from tqdm import tqdm
+
+    from connectors.kafka import wait_drained
+
+    from .kafka_security import kafka_client_kwargs
 
     total = sum(offset + 1 for offset in published.last_offsets.values())
     with tqdm(total=total, desc="worker", unit="rec", file=sys.stderr, disable=None if progress else True) as bar:
@@ -164,7 +164,7 @@ def _wait_for_worker(settings: Settings, published: PublishResult, worker: subpr
             bar.update(max(0, done - bar.n))
 
         try:
-            wait_drained(options, settings.consumer_group, settings.topic, published.last_offsets,
+            wait_drained(kafka_client_kwargs(settings), settings.consumer_group, settings.topic, published.last_offsets,
                          timeout_s=timeout_s, alive=lambda: worker.poll() is None, progress=show)
         except BrokerError as exc:
             tail = _tail(worker_log)
