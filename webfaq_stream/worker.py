@@ -201,7 +201,12 @@ def raw_message(event: Any) -> RawMessage:
 
 
 def _never_ack(events: Sequence[Any]) -> None:
-    """Keep Faust from acking (and so committing) these events: they were not stored."""
+    """Keep Faust from acking (and so committing) these events: they were not stored.
+
+    ``take_events`` acks its batch in a ``finally`` even when the agent body fails; Faust's
+    ``Message.ack``/``Consumer.ack`` (faust-streaming 0.15) skip a message already marked
+    ``acked``, so its offset never reaches the commit.
+    """
     for event in events:
         event.message.acked = True
 
@@ -215,7 +220,6 @@ class BatchRunner:
         #: ``(topic, partition) -> end offset or None``; set by :func:`build_app` (consumer lag).
         self.end_offset: Any = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-batch")
-        self.batches = 0
 
     async def handle(self, events: Sequence[Any]) -> None:
         messages = [raw_message(event) for event in events]
@@ -241,7 +245,6 @@ class BatchRunner:
             log.critical("batch of %d records not stored, exiting without committing: %s", len(events), exc)
             logging.shutdown()
             os._exit(EXIT_STORE_FAILED)
-        self.batches += 1
         if self.health is not None:
             self.health.mark_broker_ok()
         result = outcome.result
@@ -250,7 +253,6 @@ class BatchRunner:
                  "%d dead letters, %.2fs", outcome.batch_seq, len(messages), outcome.replayed,
                  result.pages_with_faq, len(result.pairs), outcome.index.new, len(result.dead_letters),
                  outcome.seconds)
-
 
     def _report_lag(self, messages: Sequence[RawMessage]) -> None:
         """Consumer lag per partition of the batch: end offset minus the next offset to read."""
