@@ -7,7 +7,7 @@ Order of work, cheapest first, so that most pages cost microseconds:
 1. limits: a page over ``max_bytes`` raises ``PageDropped("too_large")``; a page whose first bytes are
    binary (NUL or many control bytes) raises ``PageDropped("not_html")``;
 2. prefilter: no case-insensitive ``faqpage`` in the bytes (or in the supplied ``json_ld`` blocks)
-   returns an empty ``PageFAQ`` at once (one vectorised pass, ``extract_scan.marker_positions``);
+   returns an empty ``PageFAQ`` at once (vectorised, ``extract_scan.FoldedPage.find_all``);
 3. JSON-LD: ``<script type="application/ld+json">`` blocks found in the bytes (no DOM), parsed leniently;
 4. microdata / RDFa: only where ``faqpage`` stands in the ``itemtype`` / ``typeof`` attribute of a start
    tag (outside scripts and comments), that element alone is parsed with lxml, from its start tag until
@@ -30,9 +30,9 @@ from typing import Any
 from w3lib.encoding import html_body_declared_encoding
 
 from .exceptions import PageDropped
-from .extract_graph import faq_pairs
+from .extract_graph import collect_nodes, faq_pairs
 from .extract_jsonld import jsonld_blocks, parse_jsonld
-from .extract_scan import attribute_at, fold_case, in_raw_text, marker_positions
+from .extract_scan import MARKER, FoldedPage, attribute_at, in_raw_text, marker_positions
 from .htmltext import html_to_text, page_title_and_description
 from .model import PageFAQ, RawPair
 
@@ -69,7 +69,7 @@ def _charset_of(page: bytes, charset: str | None) -> str:
     return "utf-8"
 
 
-def _dom_tags(page: bytes, folded: bytes, markers: list[int]) -> tuple[list[int], list[int]]:
+def _dom_tags(page: bytes, folded: FoldedPage, markers: list[int]) -> tuple[list[int], list[int]]:
     """Offsets of the start tags whose ``itemtype`` (microdata) / ``typeof`` (RDFa) names an FAQPage."""
     microdata: list[int] = []
     rdfa: list[int] = []
@@ -113,26 +113,29 @@ def extract_faq(
         raise PageDropped("too_large", f"{len(page)} bytes > {limit}")
     _check_is_html(page)
     supplied = [block for block in (json_ld or ()) if isinstance(block, str)]
-    markers = marker_positions(page)
+    folded = FoldedPage(page)
+    markers = folded.find_all(MARKER)
     if not markers and not any("faqpage" in block.lower() for block in supplied):
         return PageFAQ(pairs=())
 
-    folded = fold_case(page)
     encoding = _charset_of(page, charset)
     roots: list[Any] = []
+    nodes: list[dict[str, Any]] = []
     blocks = supplied + (jsonld_blocks(page, folded, encoding) if markers else [])
     for block in blocks:
-        roots.extend(parse_jsonld(block))
+        roots.extend(parse_jsonld(block, nodes))
         _check_deadline(deadline, "JSON-LD parsing")
     microdata_tags, rdfa_tags = _dom_tags(page, folded, markers)
     if microdata_tags or rdfa_tags:
         from .extract_dom import dom_items  # lxml/extruct DOM work only for the few pages that need it
 
-        roots.extend(dom_items(page, url, encoding, microdata_tags=microdata_tags, rdfa_tags=rdfa_tags,
-                               deadline=deadline))
+        items = dom_items(page, url, encoding, microdata_tags=microdata_tags, rdfa_tags=rdfa_tags,
+                          deadline=deadline)
+        roots.extend(items)
+        nodes.extend(collect_nodes(items, deadline))
     pairs: list[RawPair] = []
     seen: set[tuple[str, str]] = set()
-    for question_markup, answer_markup in faq_pairs(roots, deadline):
+    for question_markup, answer_markup in faq_pairs(roots, deadline, nodes=nodes):
         pair = (html_to_text(question_markup), html_to_text(answer_markup))
         if pair not in seen:
             seen.add(pair)

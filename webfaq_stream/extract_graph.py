@@ -16,6 +16,7 @@ longer than ``deadline`` raises ``PageDropped("too_slow")``.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -29,8 +30,10 @@ _REFERENCE_KEYS = frozenset(("@id", "@type", "@context"))
 _OWNER_PROPERTIES = ("mainentityofpage", "ispartof")
 
 
+@functools.lru_cache(maxsize=4096)
 def local_name(name: str) -> str:
-    """``https://schema.org/FAQPage`` / ``schema:FAQPage`` / ``FAQPage`` -> ``faqpage``."""
+    """``https://schema.org/FAQPage`` / ``schema:FAQPage`` / ``FAQPage`` -> ``faqpage`` (cached: pages
+    repeat the same few names)."""
     if name.startswith("@"):
         return name
     for separator in ("/", "#", ":"):
@@ -61,34 +64,27 @@ class _Graph:
     properties of all of them, its own first.
     """
 
-    def __init__(self, roots: list[Any], deadline: float | None) -> None:
+    def __init__(self, nodes: list[Node], deadline: float | None) -> None:
         self.deadline = deadline
         self.steps = 0
-        self.nodes: list[Node] = []
+        self.nodes = nodes
         self.by_id: dict[str, list[Node]] = {}
+        for node in nodes:
+            node_id = node.get("@id")
+            if isinstance(node_id, str) and node_id:
+                self.by_id.setdefault(node_id, []).append(node)
         self._views: dict[int, Node] = {}
-        self._collect(roots)
+        self._types: dict[int, frozenset[str]] = {}
 
     def tick(self) -> None:
+        """One step of a walk; every ``_DEADLINE_CHECK_EVERY`` steps the deadline is checked."""
         self.steps += 1
-        due = self.deadline is not None and self.steps % _DEADLINE_CHECK_EVERY == 0
-        if due and time.monotonic() > self.deadline:  # type: ignore[operator]
-            raise PageDropped("too_slow", "FAQPage graph walk exceeded the page time budget")
+        if self.steps % _DEADLINE_CHECK_EVERY == 0:
+            self.check_deadline()
 
-    def _collect(self, roots: list[Any]) -> None:
-        # iterative pre-order walk, so that deep nesting cannot exhaust the Python stack
-        stack: list[Any] = list(reversed(roots))
-        while stack:
-            item = stack.pop()
-            self.tick()
-            if isinstance(item, dict):
-                self.nodes.append(item)
-                node_id = item.get("@id")
-                if isinstance(node_id, str) and node_id:
-                    self.by_id.setdefault(node_id, []).append(item)
-                stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
-            elif isinstance(item, list):
-                stack.extend(reversed(item))
+    def check_deadline(self) -> None:
+        if self.deadline is not None and time.monotonic() > self.deadline:
+            raise PageDropped("too_slow", "FAQPage graph walk exceeded the page time budget")
 
     def props(self, node: Node) -> Node:
         """``node`` with property names reduced to local names (the first spelling wins)."""
@@ -112,13 +108,17 @@ class _Graph:
                     return target
         return value
 
-    def types(self, node: Node) -> set[str]:
+    def types(self, node: Node) -> frozenset[str]:
         """Local type names of a node (from the nodes sharing its ``@id`` when it has none itself)."""
-        raw = node.get("@type", node.get("type"))
-        node_id = node.get("@id")
-        if raw is None and isinstance(node_id, str) and len(self.by_id.get(node_id, ())) > 1:
-            raw = self.props(node).get("@type")
-        return {local_name(t) for t in _as_list(raw) if isinstance(t, str)}
+        known = self._types.get(id(node))
+        if known is None:
+            raw = node.get("@type", node.get("type"))
+            node_id = node.get("@id")
+            if raw is None and isinstance(node_id, str) and len(self.by_id.get(node_id, ())) > 1:
+                raw = self.props(node).get("@type")
+            known = frozenset(local_name(t) for t in _as_list(raw) if isinstance(t, str))
+            self._types[id(node)] = known
+        return known
 
 
 def _literal(value: Any) -> str | None:
@@ -133,12 +133,38 @@ def _literal(value: Any) -> str | None:
     return None
 
 
-def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str, str]]:
-    """``(question, answer)`` markup strings of every Question reachable from an FAQPage."""
-    graph = _Graph(roots, deadline)
+def collect_nodes(roots: list[Any], deadline: float | None = None) -> list[Node]:
+    """Every dict inside ``roots``, in document order (pre-order; iterative, so that deep nesting
+    cannot exhaust the Python stack). Raises ``PageDropped("too_slow")`` past ``deadline``."""
+    nodes: list[Node] = []
+    stack: list[Any] = list(reversed(roots))
+    visited = 0
+    while stack:
+        item = stack.pop()
+        visited += 1
+        if deadline is not None and visited % _DEADLINE_CHECK_EVERY == 0 and time.monotonic() > deadline:
+            raise PageDropped("too_slow", "FAQPage graph walk exceeded the page time budget")
+        if isinstance(item, dict):
+            nodes.append(item)
+            stack.extend(reversed([v for v in item.values() if isinstance(v, (dict, list))]))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return nodes
+
+
+def faq_pairs(
+    roots: list[Any], deadline: float | None = None, *, nodes: list[Node] | None = None
+) -> list[tuple[str, str]]:
+    """``(question, answer)`` markup strings of every Question reachable from an FAQPage.
+
+    ``nodes``, when the caller has them already (``extract_jsonld.parse_jsonld`` collects them while
+    parsing), are every dict inside ``roots``; otherwise they are collected by :func:`collect_nodes`.
+    """
+    graph = _Graph(collect_nodes(roots, deadline) if nodes is None else nodes, deadline)
     pairs: list[tuple[str, str]] = []
     seen: set[int] = set()
-    for page in [graph.props(node) for node in graph.nodes if "faqpage" in graph.types(node)]:
+    pages = [graph.props(node) for node in graph.nodes if _may_name_faq_page(node) and "faqpage" in graph.types(node)]
+    for page in pages:
         for question in _questions_of(graph, page):
             if id(question) in seen:
                 continue
@@ -147,6 +173,13 @@ def faq_pairs(roots: list[Any], deadline: float | None = None) -> list[tuple[str
             if pair is not None:
                 pairs.append(pair)
     return pairs
+
+
+def _may_name_faq_page(node: Node) -> bool:
+    """Cheap test before :meth:`_Graph.types`: a plain string type that does not hold the word rules the
+    node out (most nodes of big recipe or product graphs)."""
+    raw = node.get("@type", node.get("type"))
+    return not isinstance(raw, str) or "faqpage" in raw.lower()
 
 
 def _questions_of(graph: _Graph, page: Node) -> Iterator[Node]:

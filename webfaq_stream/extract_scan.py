@@ -1,15 +1,17 @@
 """Byte-level scanning of a page: the ``faqpage`` prefilter and where markup stands, without a DOM.
 
 Contract:
-- :func:`fold_case` (bytes -> bytes of the same length): every byte OR ``0x20``. For ASCII letters this
-  is exact lower-casing (``X | 0x20`` is a given lower-case letter only for that letter in either case),
-  so searching the folded bytes for a lower-case word made of letters (and ``<``, ``/``, ``!``, ``-``,
-  ``>``, ``+``, which the fold keeps) finds it in any letter case, at the same offsets. Whitespace
-  bytes are *not* kept (``\\n`` becomes ``*``): use the original bytes where whitespace matters.
+- :class:`FoldedPage` (page bytes): the page with every byte OR ``0x20``, as a numpy array and (made
+  on first use) as bytes. For ASCII letters this is exact lower-casing (``X | 0x20`` is a given
+  lower-case letter only for that letter in either case), so searching the folded bytes for a
+  lower-case word made of letters (and ``<``, ``/``, ``!``, ``-``, ``>``, ``+``, which the fold keeps)
+  finds it in any letter case, at the same offsets. Whitespace is *not* kept (``\\n`` becomes ``*``):
+  use the original bytes where whitespace matters. :meth:`FoldedPage.find_all` (lower-case word of
+  4+ bytes -> sorted offsets, cached per word) is vectorised: its cost is a few passes of numpy over the page, not a
+  Python loop per candidate, so a 300 KB page without the word costs tens of microseconds.
 - :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case.
-  One vectorised pass (numpy): pages without the word cost tens of microseconds even at 300 KB.
-- :func:`in_raw_text` (folded bytes, offset -> bool): whether the offset lies inside the content of a
-  ``<script>``/``<style>`` element or an HTML comment, where markup is text, not tags.
+- :func:`in_raw_text` (``FoldedPage``, offset -> bool): whether the offset lies inside the content of a
+  ``<script>`` element or an HTML comment, where markup is text, not tags.
 - :func:`attribute_at` (page bytes, offset -> (tag offset, attribute name) | None): the start tag and
   the lower-cased attribute whose value holds ``offset``, or ``None`` where the offset is not inside an
   attribute value of a start tag.
@@ -17,60 +19,113 @@ Contract:
 
 from __future__ import annotations
 
+import bisect
 import re
+from typing import Any
 
 import numpy as np
 
-_MARKER = b"faqpage"
-#: ``qpag`` as one native-endian 32-bit word: the rare middle of ``faqpage``.
-_QPAG = int(np.frombuffer(b"qpag", dtype=np.uint32)[0])
+MARKER = b"faqpage"
 #: How far back from a marker the start of its tag is looked for.
 TAG_LOOKBEHIND = 2000
 _ATTRIBUTE_BEFORE = re.compile(
     rb"""([^\s"'<>/=]+)\s*=\s*(?:"[^"]*|'[^']*|[^\s"'>]*)\Z""")
 
 
-def fold_case(page: bytes) -> bytes:
-    """``page`` with every byte OR ``0x20`` (ASCII letters lower-cased; offsets kept)."""
-    return np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20).tobytes()
+class FoldedPage:
+    """A page with ASCII letters lower-cased by ``| 0x20``, offsets kept (see module)."""
+
+    def __init__(self, page: bytes) -> None:
+        # folded straight into a bytearray, so that the bytes view needs no second copy
+        self._bytes = bytearray(len(page))
+        self.array = np.frombuffer(self._bytes, dtype=np.uint8)
+        np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=self.array)
+        self._found: dict[bytes, list[int]] = {}
+        self._openers: Any = None
+
+    @property
+    def bytes(self) -> bytearray:
+        """The folded page as a (shared, not to be changed) bytearray: ``find``/``rfind``/regexes."""
+        return self._bytes
+
+    def find_all(self, word: bytes) -> list[int]:
+        """Offsets of every occurrence of the lower-case ``word`` (4 bytes or more), ascending; cached.
+
+        Words that start with ``<`` (tag starts) are checked at the page's ``<`` bytes, which are
+        found once: every such word after the first costs a few gathers, not a pass over the page.
+        """
+        found = self._found.get(word)
+        if found is None:
+            if word.startswith(b"<"):
+                found = self._at_candidates(self._tag_openers(), word, 0)
+            else:
+                found = self._search(word)
+            self._found[word] = found
+        return found
+
+    def _tag_openers(self) -> Any:
+        if self._openers is None:
+            self._openers = np.flatnonzero(self.array == 0x3C)  # "<"
+        return self._openers
+
+    def _at_candidates(self, starts: Any, word: bytes, checked_from: int, checked_to: int = 1) -> list[int]:
+        """The ``starts`` (sorted) where ``word`` stands, knowing ``word[checked_from:checked_to]`` matches."""
+        folded = self.array
+        starts = starts[(starts >= 0) & (starts <= len(folded) - len(word))]
+        keep = np.ones(len(starts), dtype=bool)
+        for index, byte in enumerate(word):
+            if not checked_from <= index < checked_to:
+                keep &= folded[starts + index] == byte
+        return starts[keep].tolist()
+
+    def last_before(self, word: bytes, offset: int) -> int:
+        """Offset of the last occurrence of ``word`` that starts before ``offset``, or -1."""
+        found = self.find_all(word)
+        index = bisect.bisect_left(found, offset) - 1
+        return found[index] if index >= 0 else -1
+
+    def _search(self, word: bytes) -> list[int]:
+        folded = self.array
+        if len(folded) < len(word):
+            return []
+        # Four bytes of the word (those before its last one, as rare as that gets) are compared as one
+        # 32-bit word at each of the four alignments (a quarter of the page each); offsets are
+        # computed only where one matches, then the whole word is checked there.
+        anchor_at = max(0, len(word) - 5)
+        anchor = int(np.frombuffer(word[anchor_at:anchor_at + 4], dtype=np.uint32)[0])
+        hits = []
+        for alignment in range(4):
+            words = (len(folded) - alignment) // 4
+            matches = folded[alignment:alignment + 4 * words].view(np.uint32) == anchor
+            if matches.any():
+                hits.append(np.flatnonzero(matches) * 4 + (alignment - anchor_at))
+        if not hits:
+            return []
+        return self._at_candidates(np.sort(np.concatenate(hits)), word, anchor_at, anchor_at + 4)
 
 
 def marker_positions(page: bytes) -> list[int]:
     """Offsets of every case-insensitive ``faqpage`` in ``page``, ascending."""
-    if len(page) < len(_MARKER):
-        return []
-    folded = np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20)
-    candidates: list[int] = []
-    # "qpag" is compared as a 32-bit word at each of the four alignments (a quarter of the page each);
-    # it is so rare that the positions are computed only where some alignment matches.
-    for alignment in range(4):
-        words = (len(folded) - alignment) // 4
-        matches = folded[alignment:alignment + 4 * words].view(np.uint32) == _QPAG
-        if matches.any():
-            candidates.extend(int(hit) * 4 + alignment - 2 for hit in np.flatnonzero(matches))
-    found = []
-    for start in sorted(candidates):
-        if start >= 0 and folded[start:start + len(_MARKER)].tobytes() == _MARKER:
-            found.append(start)
-    return found
+    return FoldedPage(page).find_all(MARKER)
 
 
-def in_raw_text(folded: bytes, offset: int) -> bool:
-    """Is ``offset`` inside a script/style element's content or inside an HTML comment?"""
-    if _inside(folded, offset, b"<script", b"</script"):
+def in_raw_text(folded: FoldedPage, offset: int) -> bool:
+    """Is ``offset`` inside a script element's content or inside an HTML comment?
+
+    The last ``<script`` / ``<!--`` before the offset comes from the page's vectorised word index (a
+    backward ``bytes.rfind`` can cost a millisecond on a 300 KB page); only the short stretch from
+    there to the offset is searched for the closing ``</script`` / ``-->``. Style elements are not
+    looked at: no page writes markup inside CSS.
+    """
+    if _inside_script(folded, offset):
         return True
-    # a "<style" or "<!--" written inside a script is text, not the start of a style or a comment
-    for opening, closing in ((b"<style", b"</style"), (b"<!--", b"-->")):
-        start = folded.rfind(opening, 0, offset)
-        if start >= 0 and folded.find(closing, start + len(opening), offset) < 0 \
-                and not _inside(folded, start, b"<script", b"</script"):
-            return True
-    return False
+    start = folded.last_before(b"<!--", offset)
+    return start >= 0 and folded.bytes.find(b"-->", start + 4, offset) < 0 and not _inside_script(folded, start)
 
 
-def _inside(folded: bytes, offset: int, opening: bytes, closing: bytes) -> bool:
-    start = folded.rfind(opening, 0, offset)
-    return start >= 0 and folded.find(closing, start, offset) < 0
+def _inside_script(folded: FoldedPage, offset: int) -> bool:
+    start = folded.last_before(b"<script", offset)
+    return start >= 0 and folded.bytes.find(b"</script", start, offset) < 0
 
 
 def attribute_at(page: bytes, offset: int) -> tuple[int, str] | None:

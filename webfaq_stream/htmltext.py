@@ -8,7 +8,7 @@ Contract:
   details, summary, dt, dd, ...) become whitespace, inline tags are joined without a space,
   ``script``/``style``/comments dropped, then :func:`fold_whitespace`. Never raises on bad markup.
 - :func:`element_text` (lxml element -> str): the same text rules applied to a parsed element.
-- :func:`page_title_and_description` (bytes -> (title, description)): ``<title>`` and
+- :func:`page_title_and_description` (bytes, ``FoldedPage`` -> (title, description)): ``<title>`` and
   ``<meta name="description">`` read straight from the bytes (no DOM), both cleaned.
 """
 
@@ -19,6 +19,8 @@ import re
 
 import lxml.etree
 import lxml.html
+
+from .extract_scan import FoldedPage
 
 #: Elements whose boundaries separate words (HTML block-level and the README's list).
 BLOCK_TAGS = frozenset((
@@ -31,14 +33,15 @@ BLOCK_TAGS = frozenset((
 SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
-_WHITESPACE = re.compile(r"\s+")
 _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z]")
 
 
 def fold_whitespace(text: str) -> str:
     """Drop zero-width characters and soft hyphens, collapse whitespace (NBSP included), trim."""
-    # two C-level regex passes; str.translate with a dict costs a lookup per character
-    return _WHITESPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
+    if not text.isascii():  # O(1) on CPython: only non-ASCII text can hold the invisible characters
+        text = _INVISIBLE.sub("", text)
+    # str.split() splits on exactly the characters that the re module's \s matches (NBSP included)
+    return " ".join(text.split())
 
 
 def element_text(element: lxml.etree._Element) -> str:
@@ -81,7 +84,6 @@ def html_to_text(fragment: str) -> str:
 
 
 _TITLE = re.compile(rb"<title\b[^>]*>(.*?)</title[^>]*>", re.DOTALL)
-_META = re.compile(rb"<meta\b[^>]*>")
 _ATTRIBUTE = re.compile(rb"""([a-z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
 
 
@@ -93,24 +95,34 @@ def _decode_text(raw: bytes, charset: str) -> str:
     return fold_whitespace(html.unescape(raw.decode(charset, errors="replace")))
 
 
-def page_title_and_description(page: bytes, lowered: bytes, charset: str = "utf-8") -> tuple[str, str]:
+def page_title_and_description(page: bytes, folded: FoldedPage, charset: str = "utf-8") -> tuple[str, str]:
     """``<title>`` and meta description of a page, cleaned; ``""`` where absent.
 
-    ``lowered`` is a copy of ``page`` with ASCII letters lower-cased at the same offsets, computed once
-    by the caller (``page.lower()`` or ``extract_scan.fold_case(page)``; only letters and ``<>/`` are
-    searched in it, never whitespace).
-    Only the part before ``<body`` is searched when there is one.
+    ``folded`` is the page's :class:`~webfaq_stream.extract_scan.FoldedPage` (made once by the caller):
+    tag starts come from its index, and only the part before ``<body`` is searched when there is one.
     """
-    body_at = lowered.find(b"<body")
-    head = lowered if body_at < 0 else lowered[:body_at]
+    lowered = folded.bytes
+    bodies = folded.find_all(b"<body")
+    head_end = bodies[0] if bodies else len(lowered)
     title = ""
-    match = _TITLE.search(head)
-    if match:
-        title = _decode_text(page[match.start(1):match.end(1)], charset)
-    description = ""
-    for meta in _META.finditer(head):
-        attributes = _attributes(page[meta.start():meta.end()])
-        if attributes.get(b"name", b"").strip().lower() == b"description":
-            description = _decode_text(attributes.get(b"content", b""), charset)
+    for start in folded.find_all(b"<title"):
+        if start >= head_end:
             break
+        match = _TITLE.match(lowered, start)
+        if match:
+            title = _decode_text(page[match.start(1):match.end(1)], charset)
+            break
+    description = ""
+    # visit the few "description" words of the head, not every meta element
+    word = lowered.find(b"description", 0, head_end)
+    while word >= 0:
+        tag_start = lowered.rfind(b"<", 0, word)
+        tag_end = lowered.find(b">", word)
+        if tag_start >= 0 and tag_end >= 0 and lowered.startswith(b"<meta", tag_start) \
+                and lowered.find(b">", tag_start, word) < 0:
+            attributes = _attributes(page[tag_start:tag_end + 1])
+            if attributes.get(b"name", b"").strip().lower() == b"description":
+                description = _decode_text(attributes.get(b"content", b""), charset)
+                break
+        word = lowered.find(b"description", word + 1, head_end)
     return title, description
