@@ -211,6 +211,13 @@ PAGES["microdata_definition_list"] = (_document(body=(
     + "</dl>\n")),
     [(Q1, A1), (Q2, A2)])
 
+# Page builders put big JSON props on the FAQ element itself, before its itemtype.
+_PROPS = json.dumps({"items": [{"title": f"Item {n}", "html": "&lt;p&gt;x&lt;/p&gt;"} for n in range(200)]})
+PAGES["microdata_faq_element_with_a_long_data_attribute"] = (_document(body=(
+    f"<section class=\"faq\" data-props='{_PROPS}' itemscope itemtype=\"https://schema.org/FAQPage\">\n"
+    + _microdata_question(Q1, A1) + _microdata_question(Q2, A2) + "</section>\n")),
+    [(Q1, A1), (Q2, A2)])
+
 # Pages that mention FAQPage without being one: a class name, text, a QAPage, a Question whose
 # page is not an FAQPage. Nothing may come out.
 PAGES["faq_page_mentioned_but_no_faq_markup"] = (_document(

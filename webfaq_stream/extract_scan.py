@@ -27,10 +27,10 @@ import numpy as np
 
 MARKER = b"faqpage"
 #: Bytes whose positions are indexed (once per page) to find words that hold them: "<" starts every
-#: tag word, "+" is in "ld+json". A compare-and-nonzero pass for one byte reads the page twice; the
-#: 32-bit word search used for other words reads it four times (measured 30-50% slower for these).
-_INDEXED_BYTES = b"<+"
-#: How far back from a marker the start of its tag is looked for.
+#: tag word. A compare-and-nonzero pass for one byte reads the page twice; the 32-bit word search
+#: used for other words reads it four times (measured 30-50% slower for these).
+_INDEXED_BYTES = b"<"
+#: How far back from a marker its attribute's name is looked for.
 TAG_LOOKBEHIND = 2000
 _ATTRIBUTE_BEFORE = re.compile(
     rb"""([^\s"'<>/=]+)\s*=\s*(?:"[^"]*|'[^']*|[^\s"'>]*)\Z""")
@@ -55,7 +55,7 @@ class FoldedPage:
     def find_all(self, word: bytes) -> list[int]:
         """Offsets of every occurrence of the lower-case ``word`` (4 bytes or more), ascending; cached.
 
-        Words that hold ``<`` or ``+`` are checked at the page's positions of that byte, found once:
+        Words that hold ``<`` are checked at the page's positions of that byte, found once:
         every such word after the first costs a few gathers, not a pass over the page.
         """
         found = self._found.get(word)
@@ -137,15 +137,15 @@ def _inside_script(folded: FoldedPage, offset: int) -> bool:
 
 
 def attribute_at(page: bytes, offset: int) -> tuple[int, str] | None:
-    """``(offset of the tag's "<", attribute name)`` when ``offset`` is inside an attribute value."""
-    window_start = max(0, offset - TAG_LOOKBEHIND)
-    tag_start = page.rfind(b"<", window_start, offset)
-    if tag_start < 0 or page.find(b">", tag_start, offset) >= 0:
+    """``(offset of the tag's "<", attribute name)`` when ``offset`` is inside an attribute value.
+
+    The start tag may be long (inline data attributes): its ``<`` is looked for without a bound
+    (a one-byte backward search); the attribute name is read from the last ``TAG_LOOKBEHIND`` bytes.
+    """
+    tag_start = page.rfind(b"<", 0, offset)
+    if tag_start < 0 or not page[tag_start + 1:tag_start + 2].isalpha() or page.find(b">", tag_start, offset) >= 0:
         return None
-    inside = page[tag_start:offset]
-    if len(inside) < 2 or not inside[1:2].isalpha():
-        return None
-    match = _ATTRIBUTE_BEFORE.search(inside)
+    match = _ATTRIBUTE_BEFORE.search(page, max(tag_start, offset - TAG_LOOKBEHIND), offset)
     if match is None:
         return None
     return tag_start, match.group(1).decode("ascii", errors="replace").lower()
