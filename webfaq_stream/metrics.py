@@ -103,10 +103,6 @@ class Metrics:
         self.batches.inc()
         self.last_batch_time.set_to_current_time()
 
-    def record_dead_letter(self, reason: str) -> None:
-        """Count one record sent to the dead-letter topic outside a batch summary."""
-        self.dead_letters.labels(reason=reason).inc()
-
     def record_store_error(self) -> None:
         """Count one failed store operation."""
         self.store_errors.inc()
