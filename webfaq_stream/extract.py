@@ -7,7 +7,7 @@ Order of work, cheapest first, so that most pages cost microseconds:
 1. limits: a page over ``max_bytes`` raises ``PageDropped("too_large")``; a page whose first bytes are
    binary (NUL or many control bytes) raises ``PageDropped("not_html")``;
 2. prefilter: no case-insensitive ``faqpage`` in the bytes (or in the supplied ``json_ld`` blocks)
-   returns an empty ``PageFAQ`` at once (vectorised, ``extract_scan.FoldedPage.find_all``);
+   returns an empty ``PageFAQ`` at once (vectorised, ``extract_scan.marker_positions``);
 3. JSON-LD: ``<script type="application/ld+json">`` blocks found in the bytes (no DOM), parsed leniently;
 4. microdata / RDFa: only where ``faqpage`` stands in the ``itemtype`` / ``typeof`` attribute of a start
    tag (outside scripts and comments), that element alone is parsed with lxml, from its start tag until
@@ -32,7 +32,7 @@ from w3lib.encoding import html_body_declared_encoding
 from .exceptions import PageDropped
 from .extract_graph import collect_nodes, faq_pairs
 from .extract_jsonld import jsonld_blocks, parse_jsonld
-from .extract_scan import MARKER, FoldedPage, attribute_at, in_raw_text, marker_positions
+from .extract_scan import FoldedPage, attribute_at, in_raw_text, marker_positions
 from .htmltext import html_to_text, page_title_and_description
 from .model import PageFAQ, RawPair
 
@@ -113,11 +113,11 @@ def extract_faq(
         raise PageDropped("too_large", f"{len(page)} bytes > {limit}")
     _check_is_html(page)
     supplied = [block for block in (json_ld or ()) if isinstance(block, str)]
-    folded = FoldedPage(page)
-    markers = folded.find_all(MARKER)
+    markers = marker_positions(page)
     if not markers and not any("faqpage" in block.lower() for block in supplied):
         return PageFAQ(pairs=())
 
+    folded = FoldedPage(page, markers)
     encoding = _charset_of(page, charset)
     roots: list[Any] = []
     nodes: list[dict[str, Any]] = []

@@ -9,7 +9,8 @@ Contract:
   use the original bytes where whitespace matters. :meth:`FoldedPage.find_all` (lower-case word of
   4+ bytes -> sorted offsets, cached per word) is vectorised: its cost is a few passes of numpy over the page, not a
   Python loop per candidate, so a 300 KB page without the word costs tens of microseconds.
-- :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case.
+- :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case
+  (the prefilter; allocates nothing per page).
 - :func:`in_raw_text` (``FoldedPage``, offset -> bool): whether the offset lies inside the content of a
   ``<script>`` element or an HTML comment, where markup is text, not tags.
 - :func:`attribute_at` (page bytes, offset -> (tag offset, attribute name) | None): the start tag and
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -36,15 +38,69 @@ _ATTRIBUTE_BEFORE = re.compile(
     rb"""([^\s"'<>/=]+)\s*=\s*(?:"[^"]*|'[^']*|[^\s"'>]*)\Z""")
 
 
+_SCRATCH = threading.local()
+
+
+def _scratch(name: str, size: int, dtype: Any) -> Any:
+    """A reusable array of ``size`` for this thread (a fresh array per page or per compare costs page
+    faults: measured about 10% of the time of a FAQ page, and of a page without FAQ markup)."""
+    array = getattr(_SCRATCH, name, None)
+    if array is None or len(array) < size:
+        array = np.empty(max(size, 1 << 20), dtype=dtype)
+        setattr(_SCRATCH, name, array)
+    return array[:size]
+
+
+def _search(folded: Any, word: bytes) -> list[int]:
+    """Offsets of ``word`` in the folded ``uint8`` array (see :meth:`FoldedPage.find_all`)."""
+    if len(folded) < len(word):
+        return []
+    # Four bytes of the word (those before its last one, as rare as that gets) are compared as one
+    # 32-bit word at each of the four alignments (a quarter of the page each); offsets are computed
+    # only where one matches, then the whole word is checked there.
+    anchor_at = max(0, len(word) - 5)
+    anchor = int(np.frombuffer(word[anchor_at:anchor_at + 4], dtype=np.uint32)[0])
+    hits = []
+    for alignment in range(4):
+        words = (len(folded) - alignment) // 4
+        matches = np.equal(folded[alignment:alignment + 4 * words].view(np.uint32), anchor,
+                           out=_scratch("flags", words, bool))
+        if matches.any():
+            hits.append(np.flatnonzero(matches) * 4 + (alignment - anchor_at))
+    if not hits:
+        return []
+    return _at_candidates(folded, np.sort(np.concatenate(hits)), word, anchor_at, anchor_at + 4)
+
+
+def _at_candidates(folded: Any, starts: Any, word: bytes, checked_from: int, checked_to: int) -> list[int]:
+    """The ``starts`` (sorted) where ``word`` stands, knowing ``word[checked_from:checked_to]`` matches."""
+    starts = starts[(starts >= 0) & (starts <= len(folded) - len(word))]
+    keep = np.ones(len(starts), dtype=bool)
+    for index, byte in enumerate(word):
+        if not checked_from <= index < checked_to:
+            keep &= folded[starts + index] == byte
+    return starts[keep].tolist()
+
+
+def marker_positions(page: bytes) -> list[int]:
+    """Offsets of every case-insensitive ``faqpage`` in ``page``, ascending.
+
+    The prefilter of every page: folded into this thread's scratch buffer, nothing allocated per page.
+    """
+    folded = _scratch("folded", len(page), np.uint8)
+    np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=folded)
+    return _search(folded, MARKER)
+
+
 class FoldedPage:
     """A page with ASCII letters lower-cased by ``| 0x20``, offsets kept (see module)."""
 
-    def __init__(self, page: bytes) -> None:
+    def __init__(self, page: bytes, markers: list[int] | None = None) -> None:
         # folded straight into a bytearray, so that the bytes view needs no second copy
         self._bytes = bytearray(len(page))
         self.array = np.frombuffer(self._bytes, dtype=np.uint8)
         np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=self.array)
-        self._found: dict[bytes, list[int]] = {}
+        self._found: dict[bytes, list[int]] = {} if markers is None else {MARKER: markers}
         self._byte_positions: dict[int, Any] = {}
 
     @property
@@ -62,10 +118,10 @@ class FoldedPage:
         if found is None:
             indexed = next((at for at, byte in enumerate(word) if byte in _INDEXED_BYTES), None)
             if indexed is None:
-                found = self._search(word)
+                found = _search(self.array, word)
             else:
                 starts = self._positions_of(word[indexed]) - indexed
-                found = self._at_candidates(starts, word, indexed, indexed + 1)
+                found = _at_candidates(self.array, starts, word, indexed, indexed + 1)
             self._found[word] = found
         return found
 
@@ -73,48 +129,15 @@ class FoldedPage:
         """Offsets of one (rare enough) byte: one compare and one nonzero pass, then cached."""
         positions = self._byte_positions.get(byte)
         if positions is None:
-            positions = self._byte_positions[byte] = np.flatnonzero(self.array == byte)
+            flags = np.equal(self.array, byte, out=_scratch("flags", len(self.array), bool))
+            positions = self._byte_positions[byte] = np.flatnonzero(flags)
         return positions
-
-    def _at_candidates(self, starts: Any, word: bytes, checked_from: int, checked_to: int = 1) -> list[int]:
-        """The ``starts`` (sorted) where ``word`` stands, knowing ``word[checked_from:checked_to]`` matches."""
-        folded = self.array
-        starts = starts[(starts >= 0) & (starts <= len(folded) - len(word))]
-        keep = np.ones(len(starts), dtype=bool)
-        for index, byte in enumerate(word):
-            if not checked_from <= index < checked_to:
-                keep &= folded[starts + index] == byte
-        return starts[keep].tolist()
 
     def last_before(self, word: bytes, offset: int) -> int:
         """Offset of the last occurrence of ``word`` that starts before ``offset``, or -1."""
         found = self.find_all(word)
         index = bisect.bisect_left(found, offset) - 1
         return found[index] if index >= 0 else -1
-
-    def _search(self, word: bytes) -> list[int]:
-        folded = self.array
-        if len(folded) < len(word):
-            return []
-        # Four bytes of the word (those before its last one, as rare as that gets) are compared as one
-        # 32-bit word at each of the four alignments (a quarter of the page each); offsets are
-        # computed only where one matches, then the whole word is checked there.
-        anchor_at = max(0, len(word) - 5)
-        anchor = int(np.frombuffer(word[anchor_at:anchor_at + 4], dtype=np.uint32)[0])
-        hits = []
-        for alignment in range(4):
-            words = (len(folded) - alignment) // 4
-            matches = folded[alignment:alignment + 4 * words].view(np.uint32) == anchor
-            if matches.any():
-                hits.append(np.flatnonzero(matches) * 4 + (alignment - anchor_at))
-        if not hits:
-            return []
-        return self._at_candidates(np.sort(np.concatenate(hits)), word, anchor_at, anchor_at + 4)
-
-
-def marker_positions(page: bytes) -> list[int]:
-    """Offsets of every case-insensitive ``faqpage`` in ``page``, ascending."""
-    return FoldedPage(page).find_all(MARKER)
 
 
 def in_raw_text(folded: FoldedPage, offset: int) -> bool:
