@@ -218,6 +218,20 @@ PAGES["microdata_faq_element_with_a_long_data_attribute"] = (_document(body=(
     + _microdata_question(Q1, A1) + _microdata_question(Q2, A2) + "</section>\n")),
     [(Q1, A1), (Q2, A2)])
 
+# Hand-templated JSON-LD: two objects one after the other (no array), a trailing semicolon, PHP's \'
+# escapes, a comment and trailing commas; a broken block of another type is skipped quietly.
+_TEMPLATED = (
+    '{"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [\n'
+    f'  {{"@type": "Question", "name": "{Q1}", "acceptedAnswer": {{"@type": "Answer", "text": "{A1}"}}}},\n'
+    '  {"@id": "#returns"},\n]}\n'
+    '{"@id": "#returns", "@type": "Question", // added by the returns plugin\n'
+    f' "name": "{Q2}", "acceptedAnswer": {{"@type": "Answer", "text": "It\\\'s simple: {A2}"}},}};'
+)
+PAGES["templated_json_ld_with_several_values_escapes_and_comments"] = (_document(head_extra=(
+    f'<script type="application/ld+json">\n{_TEMPLATED}\n</script>\n'
+    '<script type="application/ld+json">{"@type": "LocalBusiness", "name": "Shop" "url": "/"}</script>\n')),
+    [(Q1, A1), (Q2, f"It's simple: {A2}")])
+
 # Pages that mention FAQPage without being one: a class name, text, a QAPage, a Question whose
 # page is not an FAQPage. Nothing may come out.
 PAGES["faq_page_mentioned_but_no_faq_markup"] = (_document(

@@ -6,10 +6,12 @@ Contract:
   ``</script`` as in HTML, and a start tag inside another script's content or a comment is not a tag,
   so JSON-LD quoted inside JavaScript state (``self.__next_f.push``, escaped strings) or commented out
   is never taken for a block. No DOM is built.
-- :func:`parse_jsonld` (str[, list to collect every JSON object into] -> list of JSON values): strict JSON first, then the lenient fallback that
-  extruct uses (raw control characters such as newlines inside strings, leading HTML/JS comment lines,
-  ``<!-- -->`` and CDATA wrappers, trailing commas through ``jstyleson``). A block that still does not
-  parse yields ``[]``. Nesting deeper than Python's recursion limit raises ``PageDropped("too_deep")``.
+- :func:`parse_jsonld` (str [, a list to collect every JSON object into] -> list of JSON values):
+  strict JSON first, then the lenient fallback that extruct uses (raw control characters such as
+  newlines inside strings, leading HTML/JS comment lines, ``<!-- -->`` and CDATA wrappers); then, for
+  blocks that hold FAQ vocabulary, several values one after the other, ``\\'`` escapes, comments and
+  trailing commas (``jstyleson``). A block that still does not parse yields ``[]``. Nesting deeper
+  than Python's recursion limit raises ``PageDropped("too_deep")``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ _FAQ_VOCABULARY = ("aqpage", "AQPage", "AQpage", "aqPage", "uestion", "UESTION",
 _WRAPPER_START = re.compile(r"\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)")
 _WRAPPER_END = re.compile(r"(?://\s*\]\]>|\]\]>|-->)\s*\Z")
 _WRAPPER_END_WINDOW = 64
+#: What may stand between top-level values written one after the other.
+_SEPARATOR = re.compile(r"[\s,;]*")
 
 
 def jsonld_blocks(page: bytes, folded: FoldedPage, charset: str = "utf-8") -> list[str]:
@@ -95,25 +99,55 @@ def parse_jsonld(text: str, nodes: list[dict[str, Any]] | None = None) -> list[A
         return parse(source, strict=False, object_hook=collect)
 
     try:
-        try:
-            data = loads(text)
-        except ValueError:
-            cleaned = _unwrapped(text)
-            try:
-                data = loads(cleaned)
-            except ValueError:
-                # jstyleson walks the text in Python (about 2 ms per 3 KB): only where it can help, and
-                # only for blocks that hold something the FAQPage walk reads
-                if not (any(word in cleaned for word in _FAQ_VOCABULARY) and _JSTYLE_ONLY.search(cleaned)):
-                    return []
-                try:
-                    data = loads(cleaned, jstyleson.loads)
-                except (ValueError, TypeError, IndexError):
-                    return []
+        values = _lenient_values(text, loads)
     except RecursionError:
         raise PageDropped("too_deep", "JSON-LD nesting exceeds the recursion limit") from None
-    if nodes is not None:
+    if nodes is not None and values:  # objects of a failed reading are not the block's
         nodes.extend(found)
-    if isinstance(data, list):
-        return data
-    return [data]
+    return values
+
+
+def _lenient_values(text: str, loads: Any) -> list[Any]:
+    """The block's top-level values, by the first reading that succeeds, cheapest first."""
+    try:
+        return _top_level(loads(text))
+    except ValueError:
+        pass
+    cleaned = _unwrapped(text)
+    try:
+        return _top_level(loads(cleaned))
+    except ValueError:
+        pass
+    # the slower repairs only for blocks that hold something the FAQPage walk reads, all at once:
+    # JavaScript's \' escapes, comments and trailing commas (jstyleson walks the text in Python, about
+    # 2 ms per 3 KB: only where there is one), then several values one after the other
+    if not any(word in cleaned for word in _FAQ_VOCABULARY):
+        return []
+    repaired = cleaned.replace("\\'", "'")
+    if _JSTYLE_ONLY.search(repaired):
+        try:
+            repaired = jstyleson.dispose(repaired)
+        except (ValueError, TypeError, IndexError):
+            return []
+    for parse in (json.loads, _consecutive_values):
+        try:
+            return _top_level(loads(repaired, parse))
+        except ValueError:
+            continue
+    return []
+
+
+def _consecutive_values(text: str, **options: Any) -> list[Any]:
+    """Every JSON value of ``text``, one after the other, separated by whitespace, ``,`` or ``;``."""
+    decoder = json.JSONDecoder(**options)
+    values: list[Any] = []
+    position = _SEPARATOR.match(text, 0).end()  # type: ignore[union-attr]
+    while position < len(text):
+        value, position = decoder.raw_decode(text, position)
+        values.append(value)
+        position = _SEPARATOR.match(text, position).end()  # type: ignore[union-attr]
+    return values
+
+
+def _top_level(data: Any) -> list[Any]:
+    return data if isinstance(data, list) else [data]
