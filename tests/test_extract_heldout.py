@@ -252,3 +252,17 @@ def test_held_out_shape_gives_exactly_its_pairs(name: str) -> None:
 def test_title_and_description_of_a_realistic_page() -> None:
     result = extract_faq(PAGES["has_part_faq_page_with_item_list"][0], URL)
     assert (result.title, result.description) == ("Help & FAQ | Shop", "Answers about delivery and returns.")
+
+
+@pytest.mark.parametrize("charset", ["mac_roman", "cp437", "windows-1252"])
+def test_microdata_and_rdfa_in_a_charset_that_libxml2_may_not_know(charset: str) -> None:
+    question, answer = "Où est la gare, s'il vous plaît?", "À gauche après le pont, à deux minutes à pied."
+    microdata = ('<div itemscope itemtype="https://schema.org/FAQPage">'
+                 + _microdata_question(question, answer) + "</div>")
+    rdfa = ('<div vocab="https://schema.org/" typeof="FAQPage"><div property="mainEntity" typeof="Question">'
+            f'<h3 property="name">{question}</h3><div property="acceptedAnswer" typeof="Answer">'
+            f'<p property="text">{answer}</p></div></div></div>')
+    for body in (microdata, rdfa):
+        page = f"<html><body>{body}</body></html>".encode(charset)
+        result = extract_faq(page, URL, charset=charset)
+        assert [(pair.question, pair.answer) for pair in result.pairs] == [(question, answer)]

@@ -23,6 +23,7 @@ subtrees and syntaxes (``PageDropped("too_slow")``).
 
 from __future__ import annotations
 
+import codecs
 import re
 import time
 from collections.abc import Callable
@@ -98,12 +99,18 @@ def _subtree_at(page: bytes, tag_start: int, charset: str, deadline: float) -> A
     if name is None:
         return None
     tag = name.group(1).decode("ascii", errors="replace").lower()
-    parser = lxml.etree.HTMLPullParser(events=("start", "end"), encoding=charset)
+    try:
+        parser = lxml.etree.HTMLPullParser(events=("start", "end"), encoding=charset)
+        decode = None
+    except LookupError:  # a charset that Python knows and libxml2 does not: decode here, feed text
+        parser = lxml.etree.HTMLPullParser(events=("start", "end"))
+        decode = codecs.getincrementaldecoder(charset)(errors="replace").decode
     root = None
     position, chunk = tag_start, FIRST_CHUNK_BYTES
     try:
         while position < len(page):
-            parser.feed(page[position:position + chunk])
+            piece = page[position:position + chunk]
+            parser.feed(piece if decode is None else decode(piece))
             position += chunk
             chunk *= 2
             for event, element in parser.read_events():
@@ -126,8 +133,11 @@ def _subtree_at(page: bytes, tag_start: int, charset: str, deadline: float) -> A
 
 def _parse_page(page: bytes, charset: str) -> Any:
     try:
-        root = lxml.html.fromstring(page, parser=lxml.html.HTMLParser(encoding=charset))
-    except (lxml.etree.ParserError, ValueError) as exc:
+        try:
+            root = lxml.html.fromstring(page, parser=lxml.html.HTMLParser(encoding=charset))
+        except LookupError:  # a charset that Python knows and libxml2 does not
+            root = lxml.html.fromstring(page.decode(charset, errors="replace"))
+    except (lxml.etree.ParserError, ValueError, LookupError) as exc:
         raise PageDropped("not_html", f"lxml cannot parse the page: {exc}") from None
     _check_depth(root)
     return root
