@@ -256,7 +256,7 @@ def test_title_and_description_of_a_realistic_page() -> None:
 
 @pytest.mark.parametrize("charset", ["mac_roman", "cp437", "windows-1252"])
 def test_microdata_and_rdfa_in_a_charset_that_libxml2_may_not_know(charset: str) -> None:
-    question, answer = "Où est la gare, s'il vous plaît?", "À gauche après le pont, à deux minutes à pied."
+    question, answer = "Où est la gare, s'il vous plaît?", "Tournez à gauche après le pont, à deux minutes à pied."
     microdata = ('<div itemscope itemtype="https://schema.org/FAQPage">'
                  + _microdata_question(question, answer) + "</div>")
     rdfa = ('<div vocab="https://schema.org/" typeof="FAQPage"><div property="mainEntity" typeof="Question">'
