@@ -88,7 +88,19 @@ def lock_directory(directory: Path) -> IO[str]:
 
 
 def open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
-    """The store for this configuration (not yet opened: call ``open(dim)``)."""
+    """The store for this configuration (not yet opened: call ``open(dim)``).
+
+    With ``WEBFAQ_FAULT_STORE_FLAG`` set (fault-injection tests only), the store is wrapped in
+    ``connectors.store_faults.FaultInjectingStore``, which fails while that flag file exists.
+    """
+    from .store_faults import FAULT_FLAG_ENV, FaultInjectingStore
+
+    store = _open_pair_store(url=url, api_key=api_key, path=path, collection=collection)
+    flag = os.environ.get(FAULT_FLAG_ENV)
+    return FaultInjectingStore(store, Path(flag)) if flag else store
+
+
+def _open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
     if url is None or not url.strip():
         from .qdrant_edge import EdgePairStore
 

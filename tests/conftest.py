@@ -136,3 +136,14 @@ def worker_env(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     monkeypatch.delenv("WEBFAQ_KAFKA_BOOTSTRAP", raising=False)
     monkeypatch.delenv("WEBFAQ_QDRANT_URL", raising=False)
     return dict(TEST_WORKER_ENV)
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the counts the fault and bad-input tests recorded (``tests/bad_inputs/report.py``)."""
+    from bad_inputs.report import summary_lines
+
+    lines = summary_lines()
+    if lines:
+        terminalreporter.section("fault and bad-input counts")
+        for line in lines:
+            terminalreporter.write_line(line)

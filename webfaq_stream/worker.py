@@ -15,8 +15,12 @@ batch, in a thread (the CPU-bound work never runs on the event loop), :class:`Ba
 
 Offsets after writes: Faust commits an offset only once its event is acked, and ``take_events``
 acks a batch's events only when the agent asks for the next batch, i.e. after step 4 returned.
-If the writes fail (after retries) or a stop abandons the batch, the batch's messages are marked
-so that Faust never acks them, and a failing worker exits (status 3) for its supervisor to restart
+While the store fails (``StoreError``: unreachable, disk full), the batch is retried with capped
+exponential backoff (``retry_delay_s`` doubling up to ``retry_max_delay_s``) for as long as it
+takes: the worker stays alive, reports unhealthy (``/health`` 503) and commits nothing; once the
+store is back the batch is stored and the stream goes on. A stop request during the outage
+abandons the batch. An abandoned batch's messages are marked so that Faust never acks them; an
+unexpected failure (not a store error) exits the worker (status 3) for its supervisor to restart
 it: nothing past the last stored batch is ever committed. At-least-once delivery is made exact by
 the checkpoint skip and the idempotent store. ``stream_wait_empty`` is off (with ``take`` it can
 hang a shutdown); a SIGTERM lets the batch in hand finish within the grace period.
@@ -57,9 +61,10 @@ from .summary import STATS_KEY, IngestStats
 log = logging.getLogger(__name__)
 
 MODEL_KEY = "model"
-#: Exit status of a worker whose store writes keep failing (its supervisor restarts it).
+#: Exit status of a worker whose batch failed unexpectedly (its supervisor restarts it).
 EXIT_STORE_FAILED = 3
-STORE_ATTEMPTS = 3
+#: Longest wait between two attempts at a failing store operation (capped exponential backoff).
+STORE_RETRY_MAX_DELAY_S = 30.0
 #: Seconds a batch in hand may still take after a stop when no GracefulStop is given.
 STOP_GRACE_S = 30.0
 #: Seconds between the worker's broker contacts for /health when no batch arrives.
@@ -102,7 +107,7 @@ class BatchProcessor:
     def __init__(self, *, pipeline: Pipeline, embedder: Embedder, store: ReleaseGate,
                  dead_letters: DeadLetterSink, metrics: Metrics | None = None,
                  health: HealthState | None = None, stop: GracefulStop | None = None,
-                 retry_delay_s: float = 1.0) -> None:
+                 retry_delay_s: float = 1.0, retry_max_delay_s: float = STORE_RETRY_MAX_DELAY_S) -> None:
         self.pipeline = pipeline
         self.embedder = embedder
         self.store = store
@@ -112,10 +117,11 @@ class BatchProcessor:
         self.health = health
         self.stop = stop or GracefulStop(STOP_GRACE_S)
         self.retry_delay_s = retry_delay_s
+        self.retry_max_delay_s = retry_max_delay_s
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Steps 1-4; raises ``StoreError`` when the store fails ``STORE_ATTEMPTS`` times and
-        ``BatchAbandoned`` when a stop's grace period ends first."""
+        """Steps 1-4; retries a failing store until it works (see :meth:`_with_retries`);
+        raises ``BatchAbandoned`` when a stop arrives first."""
         started = time.monotonic()
         with self.stop.batch():
             checkpoint = self._read_meta(CHECKPOINT_KEY) or {}
@@ -169,7 +175,12 @@ class BatchProcessor:
         return self._with_retries(write, f"storing batch {batch_seq}")
 
     def _with_retries(self, call: Any, what: str) -> Any:
-        for attempt in range(1, STORE_ATTEMPTS + 1):
+        """``call()`` until it does not raise ``StoreError``; waits ``retry_delay_s``, doubling up
+        to ``retry_max_delay_s``, between attempts. Health is unhealthy from the first failure
+        to the next success. Raises ``BatchAbandoned`` when a stop is requested meanwhile."""
+        attempt = 0
+        while True:
+            attempt += 1
             try:
                 value = call()
             except StoreError as exc:
@@ -177,16 +188,24 @@ class BatchProcessor:
                     self.metrics.record_store_error()
                 if self.health is not None:
                     self.health.mark_store_failed(exc)
-                if attempt == STORE_ATTEMPTS:
-                    raise
-                log.warning("%s failed (attempt %d of %d): %s", what, attempt, STORE_ATTEMPTS, exc)
-                time.sleep(self.retry_delay_s * 2 ** (attempt - 1))
-                self.stop.checkpoint()
+                delay = min(self.retry_max_delay_s, self.retry_delay_s * 2 ** min(attempt - 1, 30))
+                log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc)
+                self._wait_or_abandon(delay, what)
                 continue
             if self.health is not None:
                 self.health.mark_store_ok()
             return value
-        raise AssertionError("unreachable")
+
+    def _wait_or_abandon(self, delay_s: float, what: str) -> None:
+        """Sleep ``delay_s`` in short steps; a stop request abandons the batch (store down)."""
+        deadline = time.monotonic() + delay_s
+        while True:
+            if self.stop.requested:
+                raise BatchAbandoned(f"stop ({self.stop.reason}) while {what} kept failing: batch abandoned")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(0.1, left))
 
 
 def raw_message(event: Any) -> RawMessage:
@@ -240,7 +259,7 @@ class BatchRunner:
             _never_ack(events)
             log.warning("%s", exc)
             return
-        except Exception as exc:  # noqa: BLE001 - store failed for good: exit, commit nothing more
+        except Exception as exc:  # noqa: BLE001 - unexpected failure: exit, commit nothing more
             _never_ack(events)
             log.critical("batch of %d records not stored, exiting without committing: %s", len(events), exc)
             logging.shutdown()
