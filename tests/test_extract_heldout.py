@@ -266,3 +266,14 @@ def test_microdata_and_rdfa_in_a_charset_that_libxml2_may_not_know(charset: str)
         page = f"<html><body>{body}</body></html>".encode(charset)
         result = extract_faq(page, URL, charset=charset)
         assert [(pair.question, pair.answer) for pair in result.pairs] == [(question, answer)]
+
+
+def test_rdfa_lite_on_the_body_of_a_long_page_is_read_not_dropped() -> None:
+    # the whole body is the FAQPage subtree: 20,000+ elements, more than full RDFa (pyRdfa) may take
+    question = ('<div property="mainEntity" typeof="Question">'
+                f'<h3 property="name">{Q1}</h3><div property="acceptedAnswer" typeof="Answer">'
+                f'<p property="text">{A1}</p></div></div>')
+    filler = '<div class="row"><p>Filler text <a href="/x">with a link</a></p></div>\n' * 7000
+    page = (HEAD + '</head><body vocab="https://schema.org/" typeof="FAQPage">' + NAV + filler + question
+            + FOOT).encode()
+    assert _pairs(page) == [(Q1, A1)]

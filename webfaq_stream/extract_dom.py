@@ -16,14 +16,15 @@ the subtree needs what lies outside it: microdata ``itemref``, or full RDFa (``a
 
 Bounds, checked before any extractor runs: the parsed tree may not reach libxml2's nesting cap
 (``PageDropped("too_deep")``; libxml2 silently flattens deeper documents), a FAQPage subtree may hold at
-most ``MAX_SUBTREE_ELEMENTS`` elements and ``MAX_SUBTREE_PROPERTIES`` itemprops (RDFa:
-``MAX_RDFA_ELEMENTS``) (``PageDropped("too_complex")``), and the deadline is checked between chunks,
+most ``MAX_SUBTREE_ELEMENTS`` elements and ``MAX_SUBTREE_PROPERTIES`` itemprops (full RDFa through
+pyRdfa: ``MAX_RDFA_ELEMENTS``) (``PageDropped("too_complex")``), and the deadline is checked between chunks,
 subtrees and syntaxes (``PageDropped("too_slow")``).
 """
 
 from __future__ import annotations
 
 import codecs
+import collections
 import re
 import time
 from collections.abc import Callable
@@ -42,7 +43,8 @@ MAX_SUBTREE_ELEMENTS = 100_000
 #: Most ``itemprop`` elements in one microdata FAQPage subtree (extruct's cost grows with their square:
 #: 3,000 take about 0.05 s, 18,000 about 1.3 s on one core).
 MAX_SUBTREE_PROPERTIES = 6_000
-#: Largest FAQPage subtree handed to the RDFa extractor (pyRdfa is 40-50x slower than microdata).
+#: Largest FAQPage subtree handed to pyRdfa for full RDFa (40-50x slower than microdata); RDFa Lite,
+#: read in one pass, has the microdata bound.
 MAX_RDFA_ELEMENTS = 10_000
 #: Nesting at which libxml2's HTML parser starts flattening the document (it caps at 256).
 MAX_DEPTH = 250
@@ -94,16 +96,18 @@ def _subtree_at(page: bytes, tag_start: int, charset: str, deadline: float) -> A
     """The element whose start tag is at ``tag_start``, parsed from there until it closes.
 
     ``None`` where no element of that name opens the parse (the offset was not a start tag after all).
+    Only start events of that tag name reach Python (the first one is the element); the element has
+    closed once it or one of its ancestors has a next sibling, which is checked after each chunk.
     """
     name = _TAG_NAME.match(page, tag_start)
     if name is None:
         return None
     tag = name.group(1).decode("ascii", errors="replace").lower()
     try:
-        parser = lxml.etree.HTMLPullParser(events=("start", "end"), encoding=charset)
+        parser = lxml.etree.HTMLPullParser(events=("start",), tag=tag, encoding=charset)
         decode = None
     except LookupError:  # a charset that Python knows and libxml2 does not: decode here, feed text
-        parser = lxml.etree.HTMLPullParser(events=("start", "end"))
+        parser = lxml.etree.HTMLPullParser(events=("start",), tag=tag)
         decode = codecs.getincrementaldecoder(charset)(errors="replace").decode
     root = None
     position, chunk = tag_start, FIRST_CHUNK_BYTES
@@ -113,22 +117,28 @@ def _subtree_at(page: bytes, tag_start: int, charset: str, deadline: float) -> A
             parser.feed(piece if decode is None else decode(piece))
             position += chunk
             chunk *= 2
-            for event, element in parser.read_events():
+            events = parser.read_events()
+            if root is None:
+                root = next((element for _, element in events), None)
                 if root is None:
-                    if event == "start" and element.tag == tag:
-                        root = element
-                elif event == "end" and element is root:
-                    return root
-            if root is None and position - tag_start > FIRST_CHUNK_BYTES:
-                return None
+                    return None  # the first chunk opened no such element
+            collections.deque(events, maxlen=0)  # drop the other start events, in C
+            if _has_closed(root):
+                return root
             _check_deadline(deadline, "HTML parsing")
         parser.close()
-        for event, element in parser.read_events():
-            if root is None and event == "start" and element.tag == tag:
-                root = element
     except (lxml.etree.ParserError, lxml.etree.XMLSyntaxError, ValueError, LookupError) as exc:
         raise PageDropped("not_html", f"lxml cannot parse the page: {exc}") from None
     return root
+
+
+def _has_closed(element: Any) -> bool:
+    """Has the parser gone past ``element`` (does it or an ancestor have a next sibling)?"""
+    while element is not None:
+        if element.getnext() is not None:
+            return True
+        element = element.getparent()
+    return False
 
 
 def _parse_page(page: bytes, charset: str) -> Any:
@@ -168,7 +178,7 @@ def _microdata_items(element: Any, url: str) -> list[dict[str, Any]]:
 
 
 def _rdfa_items(element: Any) -> list[dict[str, Any]]:
-    _check_size(element, MAX_RDFA_ELEMENTS)
+    _check_size(element, MAX_SUBTREE_ELEMENTS)  # RDFa Lite is read in one pass (pyRdfa has its own bound)
     return rdfa_lite_items(element)
 
 

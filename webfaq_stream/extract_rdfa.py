@@ -33,6 +33,8 @@ _BEYOND_LITE = lxml.etree.XPath(
     "boolean(descendant-or-self::*[@about or @rev or @inlist or @datatype"
     " or (@rel and (@property or @typeof or descendant::*[@property or @typeof]))])")
 _IRI_ATTRIBUTES = ("resource", "href", "src")
+_MARKED = lxml.etree.XPath("descendant-or-self::*[@typeof or @property]")
+_NEAREST_TYPED_ANCESTOR = lxml.etree.XPath("ancestor::*[@typeof][1]")
 
 
 def needs_full_rdfa(element: Any) -> bool:
@@ -49,14 +51,18 @@ def _iri_of(element: Any) -> str | None:
 
 
 def rdfa_lite_items(element: Any) -> list[Node]:
-    """The top-level RDFa Lite nodes of ``element``'s subtree, in document order (see module)."""
+    """The top-level RDFa Lite nodes of ``element``'s subtree, in document order (see module).
+
+    Only the elements with ``typeof`` or ``property`` are visited (selected by XPath, in C); each one's
+    subject is the node of its nearest ``typeof`` ancestor inside the subtree.
+    """
     top: list[Node] = []
-    # iterative walk: (element, the node that its properties attach to)
-    stack: list[tuple[Any, Node | None]] = [(element, None)]
-    while stack:
-        current, subject = stack.pop()
-        if not isinstance(current.tag, str):
-            continue
+    typed_nodes: dict[Any, Node] = {}
+    for current in _MARKED(element):
+        subject = None
+        if current is not element:
+            typed_ancestor = _NEAREST_TYPED_ANCESTOR(current)
+            subject = typed_nodes.get(typed_ancestor[0]) if typed_ancestor else None
         typeof = current.get("typeof")
         properties = (current.get("property") or "").split()
         if typeof is not None:
@@ -64,12 +70,12 @@ def rdfa_lite_items(element: Any) -> list[Node]:
             identifier = _iri_of(current)
             if identifier:
                 node["@id"] = identifier
+            typed_nodes[current] = node
             if properties and subject is not None:
                 for name in properties:
                     subject.setdefault(name, []).append(node)
             else:
                 top.append(node)
-            subject = node
         elif properties and subject is not None:
             value: Any = current.get("content")
             if value is None:
@@ -77,7 +83,6 @@ def rdfa_lite_items(element: Any) -> list[Node]:
                 value = {"@id": identifier} if identifier is not None else htmltext.element_text(current)
             for name in properties:
                 subject.setdefault(name, []).append(value)
-        stack.extend((child, subject) for child in reversed(current))
     return top
 
 
