@@ -18,6 +18,7 @@ import random
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -207,3 +208,38 @@ def assert_same(run: Snapshot, reference: Snapshot, records: int) -> tuple[int, 
     assert run.stats.get("pairs_kept") == reference.stats.get("pairs_kept")
     assert run.stats.get("dead_letters") == reference.stats.get("dead_letters")
     return lost, doubled
+
+
+def publish(options: dict[str, Any], topic: str, records: Sequence[StreamRecord]) -> dict[int, int]:
+    """Publish ``records`` in order; the last offset per partition."""
+    from connectors.kafka import Publisher
+
+    with Publisher(options, topic) as publisher:
+        for record in records:
+            publisher.send(record.value, record.key, record.headers)
+        return publisher.flush()
+
+
+def worker_http(log_path: Path, path: str) -> tuple[int, str]:
+    """``(status, body)`` of GET ``path`` on the worker whose log names its metrics port."""
+    import re
+    import urllib.error
+    import urllib.request
+
+    match = re.search(r"metrics on port (\d+)", log_path.read_text(errors="replace"))
+    assert match, log_path.read_text(errors="replace")[-2000:]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{match.group(1)}{path}", timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def wait_for(condition: Any, timeout_s: float, what: str, poll_s: float = 0.1) -> None:
+    """Poll ``condition()`` until true; AssertionError naming ``what`` after ``timeout_s``."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f}s waiting for {what}"
+        time.sleep(poll_s)
