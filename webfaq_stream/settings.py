@@ -61,10 +61,12 @@ class Settings(BaseSettings):
     partitions: int = Field(4, ge=1, le=10_000, description="Partitions when the publisher creates the topic.")
     replication_factor: int = Field(1, ge=1, description="Replication when the publisher creates topics.")
     consumer_group: str = Field("webfaq-stream", description="Consumer group (Faust app id) of workers.")
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How clients talk to Kafka: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = Field(
+        None, description="SASL mechanism (with SASL_* protocols): PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512.")
+    kafka_sasl_username: str | None = Field(None, description="SASL user name.")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password (secret: never printed).")
     kafka_ssl_cafile: Path | None = Field(
         None, description="CA bundle (PEM) that signed the brokers' certificates (SSL, SASL_SSL).")
     kafka_ssl_certfile: Path | None = Field(
@@ -73,12 +75,12 @@ class Settings(BaseSettings):
     kafka_ssl_check_hostname: bool = Field(True, description="Verify the broker's host name (TLS).")
     kafka_session_timeout_s: float = Field(
         6.0, gt=0, description="Consumer session timeout; group joins wait about half of it.")
-    kafka_heartbeat_interval_s: float = Field(2.0, gt=0)
+    kafka_heartbeat_interval_s: float = Field(2.0, gt=0, description="Consumer heartbeat interval.")
 
     # --- store ---------------------------------------------------------------------------
     qdrant_url: str | None = Field(
         None, description="Qdrant server URL. Unset: embedded qdrant-edge-py under store_dir.")
-    qdrant_api_key: SecretStr | None = None
+    qdrant_api_key: SecretStr | None = Field(None, description="Qdrant API key (secret: never printed).")
     collection: str = Field("webfaq", description="Qdrant collection name.")
     store_dir: Path = Field(Path("data/store"), description="Directory of the embedded store.")
 
@@ -112,8 +114,9 @@ class Settings(BaseSettings):
         60.0, ge=0, description="Time after start before a missing broker contact is unhealthy.")
     shutdown_grace_s: float = Field(
         30.0, gt=0, description="On SIGTERM, longest wait for the batch in hand before abandoning it.")
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field("INFO", description="Log level.")
+    log_format: Literal["json", "text"] = Field(
+        "json", description="json: one JSON object per line; text: for people.")
 
     @field_validator("kafka_bootstrap", "qdrant_url", "kafka_sasl_mechanism", "kafka_sasl_username",
                      "kafka_sasl_password", "qdrant_api_key", "kafka_ssl_cafile", "kafka_ssl_certfile",
