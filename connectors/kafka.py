@@ -115,9 +115,9 @@ class Publisher:
             self._producer.flush(timeout=timeout_s)
         except (KafkaError, OSError) as exc:
             raise BrokerError(f"flushing to {self.topic} failed: {exc!r}") from exc
-        if self._errors:
-            raise BrokerError(f"{len(self._errors)} message(s) not delivered to {self.topic}: "
-                              f"{self._errors[0]!r}")
+        errors, self._errors = self._errors, []  # reported once: a later flush starts clean
+        if errors:
+            raise BrokerError(f"{len(errors)} message(s) not delivered to {self.topic}: {errors[0]!r}")
         return dict(sorted(self.last_offsets.items()))
 
     def close(self) -> None:

@@ -46,7 +46,7 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import ConfigurationError, StoreError
+from .exceptions import BrokerError, ConfigurationError, StoreError
 from .health import HealthState
 from .indexer import IndexStats, PairIndexer
 from .metrics import BatchStats, Metrics
@@ -151,13 +151,22 @@ class BatchProcessor:
         return self._with_retries(lambda: self.store.get_meta(key), f"reading {key}")
 
     def _send_dead_letters(self, result: BatchResult) -> None:
+        """Send and flush the batch's dead letters; while the broker refuses them (``BrokerError``:
+        down, restarting) retry like a failing store, so the batch is never committed without
+        them (a retry may send some twice: dead letters are at-least-once)."""
+        if not result.dead_letters:
+            return
         for letter in result.dead_letters:
             log.warning("dead letter: %s %s (source %s)", letter.reason, letter.detail[:200],
                         letter.message.source)
-            self.dead_letters.send(letter.message.value or b"", letter.message.key, letter.reason,
-                                   letter.message.source)
-        if result.dead_letters:
+
+        def send_all() -> None:
+            for letter in result.dead_letters:
+                self.dead_letters.send(letter.message.value or b"", letter.message.key, letter.reason,
+                                       letter.message.source)
             self.dead_letters.flush()
+
+        self._with_retries(send_all, "sending dead letters", retry_on=BrokerError)
 
     def _apply(self, result: BatchResult, vectors: Any, covered: dict[str, int], batch_seq: int,
                batch_stats: IngestStats) -> IndexStats:
@@ -174,26 +183,30 @@ class BatchProcessor:
 
         return self._with_retries(write, f"storing batch {batch_seq}")
 
-    def _with_retries(self, call: Any, what: str) -> Any:
-        """``call()`` until it does not raise ``StoreError``; waits ``retry_delay_s``, doubling up
-        to ``retry_max_delay_s``, between attempts. Health is unhealthy from the first failure
-        to the next success. Raises ``BatchAbandoned`` when a stop is requested meanwhile."""
+    def _with_retries(self, call: Any, what: str, retry_on: type[Exception] = StoreError) -> Any:
+        """``call()`` until it does not raise ``retry_on`` (``StoreError``, or ``BrokerError`` for
+        dead letters); waits ``retry_delay_s``, doubling up to ``retry_max_delay_s``, between
+        attempts. Health is unhealthy from the first failure to the next success. Raises
+        ``BatchAbandoned`` when a stop is requested meanwhile."""
         attempt = 0
         while True:
             attempt += 1
             try:
                 value = call()
-            except StoreError as exc:
-                if self.metrics is not None:
-                    self.metrics.record_store_error()
-                if self.health is not None:
-                    self.health.mark_store_failed(exc)
+            except retry_on as exc:
+                if retry_on is StoreError:
+                    if self.metrics is not None:
+                        self.metrics.record_store_error()
+                    if self.health is not None:
+                        self.health.mark_store_failed(exc)
+                elif self.health is not None:
+                    self.health.mark_broker_failed(exc)
                 delay = min(self.retry_max_delay_s, self.retry_delay_s * 2 ** min(attempt - 1, 30))
                 log.warning("%s failed (attempt %d), retrying in %.1fs: %s", what, attempt, delay, exc)
                 self._wait_or_abandon(delay, what)
                 continue
             if self.health is not None:
-                self.health.mark_store_ok()
+                (self.health.mark_store_ok if retry_on is StoreError else self.health.mark_broker_ok)()
             return value
 
     def _wait_or_abandon(self, delay_s: float, what: str) -> None:

@@ -1,0 +1,88 @@
+"""Broker restart: the embedded broker on persistent storage (Tansu's ``s3://`` engine against a local
+moto S3 server) is restarted mid-stream, twice; the worker reconnects on its own and the result
+equals an undisturbed run."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from bad_inputs import report
+from bad_inputs.stream import assert_same, good_stream, publish, reference_run, snapshot, wait_for
+
+from connectors.broker import EmbeddedBroker, free_port
+from connectors.kafka import committed_offsets, ensure_topics, is_drained, wait_drained
+from webfaq_stream.settings import load_settings
+
+BUCKET = "tansu"
+
+
+@pytest.fixture()
+def s3_storage(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A moto S3 server on a free loopback port with the broker's bucket; the ``s3://`` URL."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    for name, value in {"AWS_ACCESS_KEY_ID": "fault-test", "AWS_SECRET_ACCESS_KEY": "fault-test",
+                        "AWS_DEFAULT_REGION": "eu-west-1", "AWS_ENDPOINT": endpoint,
+                        "AWS_ALLOW_HTTP": "true"}.items():
+        monkeypatch.setenv(name, value)
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(
+        Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    try:
+        yield f"s3://{BUCKET}/"
+    finally:
+        server.stop()
+
+
+def test_broker_restarts_mid_stream(s3_storage: str, sample_crawl, worker_processes, worker_env,
+                                    tmp_path: Path) -> None:
+    broker = EmbeddedBroker(port=free_port(), storage_url=s3_storage, log_path=tmp_path / "broker.log")
+    broker.start()
+    try:
+        records = good_stream(sample_crawl, sites=40, about_pages=2)
+        settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
+                                 release_dir=tmp_path / "releases", partitions=2)
+        reference = reference_run(records, load_settings(store_dir=tmp_path / "ref-store",
+                                                         release_dir=tmp_path / "ref-releases"))
+        options = {"bootstrap_servers": broker.bootstrap}
+        ensure_topics(options, {settings.topic: 2, settings.dead_letter_topic: 1})
+        last_offsets = publish(options, settings.topic, records)
+        worker = worker_processes(WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap,
+                                  WEBFAQ_STORE_DIR=str(settings.store_dir),
+                                  WEBFAQ_RELEASE_DIR=str(settings.release_dir), WEBFAQ_BATCH_SIZE="8")
+
+        def committed() -> dict[int, int]:
+            return committed_offsets(options, settings.consumer_group, settings.topic)
+
+        restarts = 0
+        for down_s in (1.0, 4.0):
+            before = sum(committed().values())
+            wait_for(lambda start=before: sum(committed().values()) > start or worker.poll() is not None,
+                     90, "progress before the broker restart")
+            assert not is_drained(committed(), last_offsets), "drained before the broker restart"
+            broker.stop()
+            time.sleep(down_s)
+            broker.start()
+            restarts += 1
+            assert worker.poll() is None, Path(worker.log_path).read_text()[-3000:]
+
+        wait_drained(options, settings.consumer_group, settings.topic, last_offsets, timeout_s=180,
+                     alive=lambda: worker.poll() is None)
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(60) == 0, Path(worker.log_path).read_text()[-3000:]
+    finally:
+        broker.stop()
+
+    lost, doubled = assert_same(snapshot(settings), reference, records=len(records))
+    report.record("broker restart", broker_restarts_survived=restarts, records=len(records),
+                  records_lost=lost, records_doubled=doubled)
