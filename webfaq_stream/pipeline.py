@@ -73,6 +73,17 @@ class BatchResult:
     def dead_letter_reasons(self) -> Counter[str]:
         return Counter(letter.reason for letter in self.dead_letters)
 
+    def extend(self, later: BatchResult) -> None:
+        """Add the result of the messages that follow this one's (``run(a + b)`` equals
+        ``run(a)`` extended by ``run(b)``)."""
+        self.records += later.records
+        self.pages_with_faq += later.pages_with_faq
+        self.pairs.extend(later.pairs)
+        self.drops.update(later.drops)
+        self.dead_letters.extend(later.dead_letters)
+        for key, offset in later.offsets.items():
+            self.offsets[key] = max(offset, self.offsets.get(key, 0))
+
 
 def offset_key(source: SourceRef) -> str:
     """The checkpoint key of a partition: ``"<topic>:<partition>"``."""

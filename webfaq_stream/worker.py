@@ -67,6 +67,8 @@ EXIT_STORE_FAILED = 3
 STORE_RETRY_MAX_DELAY_S = 30.0
 #: Seconds a batch in hand may still take after a stop when no GracefulStop is given.
 STOP_GRACE_S = 30.0
+#: Messages per pipeline chunk; the extraction thread runs chunk k+1 while chunk k is embedded.
+EXTRACT_CHUNK = 8
 #: Seconds between the worker's broker contacts for /health when no batch arrives.
 BROKER_CHECK_S = 5.0
 
@@ -117,6 +119,7 @@ class BatchProcessor:
         self.health = health
         self.stop = stop or GracefulStop(STOP_GRACE_S)
         self.retry_delay_s = retry_delay_s
+        self._extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-extract")
         self.retry_max_delay_s = retry_max_delay_s
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
@@ -128,10 +131,8 @@ class BatchProcessor:
             covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
             fresh = [m for m in messages if m.source is None
                      or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
-            result = self.pipeline.run(fresh)
+            result, vectors = self._extract_and_embed(fresh)
             self._send_dead_letters(result)
-            vectors = (self.embedder.encode([pair.embedding_text() for pair in result.pairs])
-                       if result.pairs else np.zeros((0, self.embedder.dim), dtype=np.float32))
             batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
             batch_stats = IngestStats(records=result.records, replayed=len(messages) - len(fresh),
                                       pages_with_faq=result.pages_with_faq, pairs_kept=len(result.pairs),
@@ -146,6 +147,32 @@ class BatchProcessor:
                 languages=dict(result.languages()), dead_letters=dict(result.dead_letter_reasons()),
                 seconds=seconds))
         return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds)
+
+    def _extract_and_embed(self, messages: Sequence[RawMessage]) -> tuple[BatchResult, np.ndarray]:
+        """``pipeline.run(messages)`` and the vectors of its pairs, overlapped: chunks of
+        :data:`EXTRACT_CHUNK` messages go through the pipeline in the extraction thread while this
+        thread embeds the pairs of the chunks before, in the model's batches (the same batches as
+        one ``encode`` of all texts, so the same vectors; BLAS and the model engines release the
+        GIL). A failure in either stage is raised after the queued chunks are cancelled."""
+        chunks = [messages[i:i + EXTRACT_CHUNK] for i in range(0, len(messages), EXTRACT_CHUNK)]
+        futures = [self._extractor.submit(self.pipeline.run, chunk) for chunk in chunks]
+        result, texts, parts = BatchResult(), [], []
+        step = max(1, int(getattr(self.embedder, "batch_size", 64)))
+        try:
+            for future in futures:
+                part = future.result()
+                result.extend(part)
+                texts += [pair.embedding_text() for pair in part.pairs]
+                while len(texts) >= step:
+                    parts.append(self.embedder.encode(texts[:step]))
+                    del texts[:step]
+            if texts or not parts:
+                parts.append(self.embedder.encode(texts) if texts
+                             else np.zeros((0, self.embedder.dim), dtype=np.float32))
+        finally:
+            for future in futures:
+                future.cancel()
+        return result, np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     def _read_meta(self, key: str) -> dict[str, Any] | None:
         return self._with_retries(lambda: self.store.get_meta(key), f"reading {key}")
