@@ -232,6 +232,17 @@ PAGES["templated_json_ld_with_several_values_escapes_and_comments"] = (_document
     '<script type="application/ld+json">{"@type": "LocalBusiness", "name": "Shop" "url": "/"}</script>\n')),
     [(Q1, A1), (Q2, f"It's simple: {A2}")])
 
+# An editor's preview keeps a copy of the FAQ inside a textarea and an iframe fallback (text to a
+# browser, not markup); SVG icons with self-closed titles stand before the real FAQ.
+_FAQ_COPY = ('<div itemscope itemtype="https://schema.org/FAQPage">'
+             + _microdata_question(Q3, A3) + "</div>")
+PAGES["faq_copies_inside_textarea_and_iframe_are_not_markup"] = (_document(body=(
+    f'<form><textarea name="draft">{_FAQ_COPY}</textarea></form>\n'
+    f"<iframe src=\"/preview\">{_FAQ_COPY}</iframe>\n"
+    '<svg class="icon"><title/><use href="#q"/></svg><svg><title>Help</title></svg>\n'
+    '<div itemscope itemtype="https://schema.org/FAQPage">' + _microdata_question(Q1, A1) + "</div>\n")),
+    [(Q1, A1)])
+
 # Pages that mention FAQPage without being one: a class name, text, a QAPage, a Question whose
 # page is not an FAQPage. Nothing may come out.
 PAGES["faq_page_mentioned_but_no_faq_markup"] = (_document(

@@ -1,18 +1,20 @@
 """Byte-level scanning of a page: the ``faqpage`` prefilter and where markup stands, without a DOM.
 
 Contract:
-- :class:`FoldedPage` (page bytes): the page with every byte OR ``0x20``, as a numpy array and (made
-  on first use) as bytes. For ASCII letters this is exact lower-casing (``X | 0x20`` is a given
-  lower-case letter only for that letter in either case), so searching the folded bytes for a
-  lower-case word made of letters (and ``<``, ``/``, ``!``, ``-``, ``>``, ``+``, which the fold keeps)
-  finds it in any letter case, at the same offsets. Whitespace is *not* kept (``\\n`` becomes ``*``):
-  use the original bytes where whitespace matters. :meth:`FoldedPage.find_all` (lower-case word of
-  4+ bytes -> sorted offsets, cached per word) is vectorised: its cost is a few passes of numpy over the page, not a
-  Python loop per candidate, so a 300 KB page without the word costs tens of microseconds.
-- :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case
-  (the prefilter; allocates nothing per page).
+- :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case.
+  The prefilter of every page: vectorised (numpy) over this thread's scratch buffers, so a 300 KB page
+  without the word costs tens of microseconds and allocates nothing.
+- :class:`FoldedPage` (page bytes[, its marker offsets]): the page with every byte OR ``0x20``, as a
+  numpy array and as a bytearray. For ASCII letters this is exact lower-casing (``X | 0x20`` is a
+  given lower-case letter only for that letter in either case), so a lower-case word made of letters
+  and ``<``, ``/``, ``!``, ``-``, ``>``, ``+`` (which the fold keeps) is found in any letter case, at
+  the same offsets. Whitespace is *not* kept (``\\n`` becomes ``*``): use the original bytes where
+  whitespace matters. :meth:`FoldedPage.find_all` (lower-case word of 4+ bytes -> sorted offsets,
+  cached) costs a few numpy passes, not a Python loop per candidate; words with ``<`` share one index
+  of the page's ``<`` bytes. :meth:`FoldedPage.last_before` (word, offset -> offset or -1).
 - :func:`in_raw_text` (``FoldedPage``, offset -> bool): whether the offset lies inside the content of a
-  ``<script>`` element or an HTML comment, where markup is text, not tags.
+  script, style, textarea, iframe, xmp, noembed or noframes element or of an HTML comment, where
+  markup is text, not tags (as in browsers).
 - :func:`attribute_at` (page bytes, offset -> (tag offset, attribute name) | None): the start tag and
   the lower-cased attribute whose value holds ``offset``, or ``None`` where the offset is not inside an
   attribute value of a start tag.
@@ -75,11 +77,10 @@ def _search(folded: Any, word: bytes) -> list[int]:
 def _at_candidates(folded: Any, starts: Any, word: bytes, checked_from: int, checked_to: int) -> list[int]:
     """The ``starts`` (sorted) where ``word`` stands, knowing ``word[checked_from:checked_to]`` matches."""
     starts = starts[(starts >= 0) & (starts <= len(folded) - len(word))]
-    keep = np.ones(len(starts), dtype=bool)
-    for index, byte in enumerate(word):
-        if not checked_from <= index < checked_to:
-            keep &= folded[starts + index] == byte
-    return starts[keep].tolist()
+    for index, byte in enumerate(word):  # byte by byte, keeping only the candidates still standing
+        if len(starts) and not checked_from <= index < checked_to:
+            starts = starts[folded[starts + index] == byte]
+    return starts.tolist()
 
 
 def marker_positions(page: bytes) -> list[int]:
@@ -140,23 +141,39 @@ class FoldedPage:
         return found[index] if index >= 0 else -1
 
 
+#: Elements whose content is text to an HTML parser (raw text and escapable raw text), script first.
+#: (``<title`` is left out: SVG icons write ``<title/>``, and a title that is never closed breaks a page
+#: visibly, so real pages close it.)
+_TEXT_ELEMENTS = ((b"<script", b"</script"), (b"<style", b"</style"), (b"<textarea", b"</textarea"),
+                  (b"<iframe", b"</iframe"), (b"<xmp", b"</xmp"), (b"<noembed", b"</noembed"),
+                  (b"<noframes", b"</noframes"))
+
+
 def in_raw_text(folded: FoldedPage, offset: int) -> bool:
-    """Is ``offset`` inside a script element's content or inside an HTML comment?
+    """Is ``offset`` inside the content of an element whose content HTML parses as text (script,
+    style, textarea, iframe, xmp, noembed, noframes; not self-closed) or inside an HTML comment?
 
-    The last ``<script`` / ``<!--`` before the offset comes from the page's vectorised word index (a
-    backward ``bytes.rfind`` can cost a millisecond on a 300 KB page); only the short stretch from
-    there to the offset is searched for the closing ``</script`` / ``-->``. Style elements are not
-    looked at: no page writes markup inside CSS.
+    The last opening before the offset comes from the page's tag index (a backward ``bytes.rfind``
+    can cost a millisecond on a 300 KB page); only the stretch from there to the offset is searched
+    for the closing tag, which is usually near. An opening written inside a script is not one.
     """
-    if _inside_script(folded, offset):
+    if _inside(folded, offset, *_TEXT_ELEMENTS[0]):
         return True
-    start = folded.last_before(b"<!--", offset)
-    return start >= 0 and folded.bytes.find(b"-->", start + 4, offset) < 0 and not _inside_script(folded, start)
+    lowered = folded.bytes
+    for opening, closing in (*_TEXT_ELEMENTS[1:], (b"<!--", b"-->")):
+        start = folded.last_before(opening, offset)
+        if start < 0 or lowered.find(closing, start + len(opening), offset) >= 0:
+            continue
+        tag_end = lowered.find(b">", start, offset)
+        self_closed = opening != b"<!--" and tag_end > 0 and lowered[tag_end - 1] == 0x2F  # "/>" (SVG)
+        if not self_closed and not _inside(folded, start, *_TEXT_ELEMENTS[0]):
+            return True
+    return False
 
 
-def _inside_script(folded: FoldedPage, offset: int) -> bool:
-    start = folded.last_before(b"<script", offset)
-    return start >= 0 and folded.bytes.find(b"</script", start, offset) < 0
+def _inside(folded: FoldedPage, offset: int, opening: bytes, closing: bytes) -> bool:
+    start = folded.last_before(opening, offset)
+    return start >= 0 and folded.bytes.find(closing, start + len(opening), offset) < 0
 
 
 def attribute_at(page: bytes, offset: int) -> tuple[int, str] | None:
