@@ -30,10 +30,6 @@ from typing import Any
 import numpy as np
 
 MARKER = b"faqpage"
-#: Bytes whose positions are indexed (once per page) to find words that hold them: "<" starts every
-#: tag word. A compare-and-nonzero pass for one byte reads the page twice; the 32-bit word search
-#: used for other words reads it four times (measured 30-50% slower for these).
-_INDEXED_BYTES = b"<"
 #: How far back from a marker its attribute's name is looked for.
 TAG_LOOKBEHIND = 2000
 _ATTRIBUTE_BEFORE = re.compile(
@@ -102,7 +98,7 @@ class FoldedPage:
         self.array = np.frombuffer(self._bytes, dtype=np.uint8)
         np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=self.array)
         self._found: dict[bytes, list[int]] = {} if markers is None else {MARKER: markers}
-        self._byte_positions: dict[int, Any] = {}
+        self._openers: tuple[Any, Any] | None = None
 
     @property
     def bytes(self) -> bytearray:
@@ -112,27 +108,26 @@ class FoldedPage:
     def find_all(self, word: bytes) -> list[int]:
         """Offsets of every occurrence of the lower-case ``word`` (4 bytes or more), ascending; cached.
 
-        Words that hold ``<`` are checked at the page's positions of that byte, found once:
-        every such word after the first costs a few gathers, not a pass over the page.
+        Words that start with ``<`` (tag words) are checked at the page's ``<`` bytes, found once.
         """
         found = self._found.get(word)
         if found is None:
-            indexed = next((at for at, byte in enumerate(word) if byte in _INDEXED_BYTES), None)
-            if indexed is None:
-                found = _search(self.array, word)
+            if word.startswith(b"<"):
+                openers, second_bytes = self._tag_openers()
+                found = _at_candidates(self.array, openers[second_bytes == word[1]], word, 0, 2)
             else:
-                starts = self._positions_of(word[indexed]) - indexed
-                found = _at_candidates(self.array, starts, word, indexed, indexed + 1)
+                found = _search(self.array, word)
             self._found[word] = found
         return found
 
-    def _positions_of(self, byte: int) -> Any:
-        """Offsets of one (rare enough) byte: one compare and one nonzero pass, then cached."""
-        positions = self._byte_positions.get(byte)
-        if positions is None:
-            flags = np.equal(self.array, byte, out=_scratch("flags", len(self.array), bool))
-            positions = self._byte_positions[byte] = np.flatnonzero(flags)
-        return positions
+    def _tag_openers(self) -> tuple[Any, Any]:
+        """Offsets of the page's ``<`` bytes (one compare and one nonzero pass) and the byte after
+        each (one gather): a tag word then costs a compare over these, not a pass over the page."""
+        if self._openers is None:
+            flags = np.equal(self.array[:-1], 0x3C, out=_scratch("flags", max(0, len(self.array) - 1), bool))
+            openers = np.flatnonzero(flags)
+            self._openers = (openers, self.array[openers + 1])
+        return self._openers
 
     def last_before(self, word: bytes, offset: int) -> int:
         """Offset of the last occurrence of ``word`` that starts before ``offset``, or -1."""
