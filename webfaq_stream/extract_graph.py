@@ -101,11 +101,12 @@ class _Graph:
         return view
 
     def resolve(self, value: Any) -> Any:
-        """A reference (``@id`` with at most ``@type``/``@context``) -> the first other node with that id."""
+        """A reference (``@id`` with at most ``@type``/``@context``) -> the fullest other node with that
+        id (its view holds the properties of all of them); the reference itself when there is none."""
         if isinstance(value, dict) and isinstance(value.get("@id"), str) and value.keys() <= _REFERENCE_KEYS:
-            for target in self.by_id.get(value["@id"], ()):
-                if target is not value:
-                    return target
+            others = [node for node in self.by_id.get(value["@id"], ()) if node is not value]
+            if others:
+                return max(others, key=len)
         return value
 
     def types(self, node: Node) -> frozenset[str]:
