@@ -173,6 +173,8 @@ def decode_warc(value: bytes, max_bytes: int) -> CrawlRecord:
             value = _gunzip_one(value, max_bytes)
         except (OSError, EOFError, zlib.error, _inflate_error) as exc:
             raise RecordError("invalid_warc", f"bad gzip member: {exc}") from None
+    if not value[:64].lstrip(b" \t\r\n").startswith(b"WARC/"):  # warcio would read ARC, even JSON, as ARC
+        raise RecordError("invalid_warc", "not a WARC record: no WARC/ version line")
     return decode_plain_warc(value, max_bytes) or decode_warc_with_warcio(value, max_bytes)
 
 
@@ -264,7 +266,7 @@ def decode_envelope(value: bytes, max_bytes: int) -> CrawlRecord:
     """Decode one JSON envelope (fields as in DESIGN section 3)."""
     try:
         document = json.loads(value)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise RecordError("invalid_json", str(exc)[:200]) from None
     if not isinstance(document, dict):
         raise RecordError("invalid_envelope", "the envelope must be a JSON object")
