@@ -16,7 +16,7 @@ fresh broker, it measures:
    the measured FAQ pages/s to the running worker; latency = the moment the batch holding the record
    was written to the store (visible to searches) minus the record's Kafka timestamp (set by the
    producer at send time, same clock);
-4. the worker's **peak RSS** (``ru_maxrss``).
+4. the worker's **peak RSS** (``VmHWM``).
 
 The worker child is this script with ``--worker-child LOG``: it runs ``run_worker`` unchanged and
 appends one JSON line per stored batch to ``LOG`` (times, records, pairs, Kafka timestamps, peak
@@ -164,10 +164,19 @@ def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
 
 
 # --- the worker child -------------------------------------------------------------------------
-def worker_child(log_path: Path) -> int:
-    """Run the production worker, logging one JSON line per stored batch (see module docstring)."""
+def peak_rss_kb() -> int:
+    """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the parent's
+    memory at fork, which Linux keeps across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
     import resource
 
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
+def worker_child(log_path: Path) -> int:
+    """Run the production worker, logging one JSON line per stored batch (see module docstring)."""
     from webfaq_stream import worker
     from webfaq_stream.settings import load_settings
 
@@ -187,7 +196,7 @@ def worker_child(log_path: Path) -> int:
         line = {"start": started, "stored": stored, "records": len(events),
                 "pairs": pairs_of_batch.pop() if pairs_of_batch else 0,
                 "published": [event.message.timestamp for event in events],
-                "rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+                "rss_kb": peak_rss_kb()}
         with log_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
 

@@ -97,7 +97,8 @@ class Settings(BaseSettings):
     max_record_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest record/page accepted.")
     page_time_budget_s: float = Field(2.0, gt=0, description="Extraction time budget per page.")
     batch_size: int = Field(64, ge=1, le=100_000, description="Records per worker batch.")
-    batch_timeout_s: float = Field(1.0, gt=0, description="Longest wait to fill a batch.")
+    batch_timeout_s: float = Field(
+        0.3, gt=0, description="Longest wait to fill a batch (bench/RESULTS.md: 1.0 doubles latency).")
 
     # --- releases ------------------------------------------------------------------------
     release_dir: Path = Field(Path("data/releases"), description="Where releases are written.")
