@@ -178,14 +178,18 @@ class EdgePairStore:
         records = self._call("retrieve", self.shard.retrieve, [meta_point_id(key)], True, False)
         return dict(records[0].payload.get("value") or {}) if records else None
 
-    def _scroll(self, flt: Filter, batch_size: int, with_vectors: bool) -> Iterator[StoredPair]:
+    def _scroll(self, flt: Filter | None, batch_size: int, with_vectors: bool) -> Iterator[StoredPair]:
+        """Points matching ``flt``; ``None``: every pair (meta points skipped here, not by a filter)."""
         offset = None
         while True:
             request = ScrollRequest(offset=offset, limit=batch_size, filter=flt,
                                     with_payload=True, with_vector=with_vectors)
             records, offset = self._call("scroll", self.shard.scroll, request)
             for record in records:
-                yield pair_from_record(record.id, record.payload, record.vector if with_vectors else None)
+                payload = record.payload  # converted from Rust on every access: read it once
+                if flt is None and payload.get("origin") == META_ORIGIN:
+                    continue
+                yield pair_from_record(record.id, payload, record.vector if with_vectors else None)
             if offset is None or not records:
                 return
 
@@ -194,7 +198,8 @@ class EdgePairStore:
         return list(self._scroll(_pair_filter(origin, language), 10_000, with_vectors))
 
     def scroll(self, batch_size: int = 1000, with_vectors: bool = False) -> Iterator[StoredPair]:
-        return self._scroll(PAIRS_ONLY, batch_size, with_vectors)
+        # Unfiltered: a must_not filter makes qdrant-edge's scroll ~5x slower (14k vs 70k points/s).
+        return self._scroll(None, batch_size, with_vectors)
 
     def count(self, language: str | None = None) -> int:
         return int(self._call("count", self.shard.count, CountRequest(exact=True, filter=_pair_filter(
