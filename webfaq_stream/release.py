@@ -52,7 +52,7 @@ from .release_layout import (
 )
 from .release_manifest import build_manifest, file_entries, read_manifest, write_manifest
 from .release_schedule import ReleaseScheduler
-from .release_writer import DataWriter, build_duckdb, data_file_language, safe_language, write_bitexts
+from .release_writer import DataWriter, DuckDBLoader, data_file_language, safe_language, write_bitexts
 from .settings import Settings
 
 __all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
@@ -169,11 +169,13 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
         cut_at = utc_now()
         release_id = release_id_for(cut_at, release_dir)
         temp_dir = temp_dir_for(release_dir, release_id)
+        database: DuckDBLoader | None = None
         try:
             with view:
                 timings["worker_paused_s"] = view.paused_s
                 timings["cut_waited_s"] = view.waited_s
-                writer = DataWriter(temp_dir, settings.release_part_rows)
+                database = DuckDBLoader(temp_dir / "webfaq.duckdb")
+                writer = DataWriter(temp_dir, settings.release_part_rows, on_table=database.add_data)
                 aligned = _stream_data(view.scroll(batch_size=SCROLL_PAGE), writer, total, progress)
                 data_files = writer.close()
             timings["data_s"] = time.monotonic() - started
@@ -182,9 +184,8 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
             del aligned
             timings["bitexts_s"] = time.monotonic() - mark
             mark = time.monotonic()
-            build_duckdb(temp_dir, {lang: list(files) for lang, files in data_files.items()},
-                         list(bitext_files))
-            timings["duckdb_s"] = time.monotonic() - mark
+            database.finish(temp_dir / "bitexts" / name for name in bitext_files)
+            timings["duckdb_finish_s"] = time.monotonic() - mark
             counts = {lang: sum(files.values()) for lang, files in data_files.items()}
             bitext_counts = {name.removesuffix(".parquet"): n for name, n in bitext_files.items()}
             previous = None
@@ -214,6 +215,8 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
             write_manifest(temp_dir, manifest)
             publish(temp_dir, release_dir / release_id)
         except BaseException:
+            if database is not None:
+                database.close()
             shutil.rmtree(temp_dir, ignore_errors=True)
             raise
         pruned = prune(release_dir, settings.release_retention)

@@ -32,7 +32,7 @@ def _data_view(release_path: Path) -> str:
             f"hash({', '.join(_COMPARED)}) AS h FROM read_parquet([{listed}], filename=true)")
 
 
-def diff_releases(old: Path, new: Path, *, memory_limit: str = "1GB") -> dict[str, Any]:
+def diff_releases(old: Path, new: Path, *, memory_limit: str = "512MB") -> dict[str, Any]:
     """Added/updated/removed pairs from release ``old`` to release ``new`` (see module doc)."""
     old_id = read_manifest(old)["release_id"]
     connection = duckdb.connect(config={"memory_limit": memory_limit})

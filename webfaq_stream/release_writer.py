@@ -8,14 +8,17 @@ Contract:
 - ``write_bitexts`` writes one ``bitexts/<l1>-<l2>.parquet`` per language pair, rows as given.
 - Files are byte-identical for identical rows: fixed schema, compression, row-group size and
   writer version, and no time or host in the metadata.
-- ``build_duckdb`` creates tables ``data`` (the data columns plus ``language``) and ``bitexts``
-  from the Parquet files with ``CREATE TABLE ... AS SELECT ... FROM read_parquet(...)``.
+- ``DuckDBLoader`` builds ``webfaq.duckdb`` with tables ``data`` (the data columns plus
+  ``language``) and ``bitexts`` while the data files are written (the same Arrow batches).
 """
 
 from __future__ import annotations
 
+import functools
+import queue
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +72,7 @@ _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{1,8})*$")
 _DATA_FILE_RE = re.compile(r"^data/([^/]+?)(?:-\d{5})?\.parquet$")
 
 
+@functools.lru_cache(maxsize=4096)
 def safe_language(language: str | None) -> str:
     """A language code usable in a file name (no ``-``); anything else becomes ``und``."""
     if language and _LANGUAGE_RE.match(language):
@@ -85,12 +89,13 @@ def data_file_language(relative_path: str) -> str | None:
 class _LanguageParts:
     """The open part files of one language."""
 
-    def __init__(self, data_dir: Path, language: str, part_rows: int) -> None:
+    def __init__(self, data_dir: Path, language: str, part_rows: int,
+                 on_table: Callable[[str, pa.Table], None] | None) -> None:
         self.data_dir = data_dir
         self.language = language
         self.part_rows = part_rows
-        self.buffer: dict[str, list[Any]] = {name: [] for name in DATA_SCHEMA.names}
-        self.buffered = 0
+        self.on_table = on_table
+        self.buffer: list[Sequence[Any]] = []
         self.part_index = 0
         self.part_written = 0
         self.writer: pq.ParquetWriter | None = None
@@ -100,25 +105,25 @@ class _LanguageParts:
         return self.data_dir / f"{self.language}-{index:05d}.parquet"
 
     def add(self, row: Sequence[Any]) -> None:
-        for name, value in zip(DATA_SCHEMA.names, row):
-            self.buffer[name].append(value)
-        self.buffered += 1
-        if self.buffered >= ROW_GROUP_ROWS or self.part_written + self.buffered >= self.part_rows:
+        self.buffer.append(row)
+        if len(self.buffer) >= ROW_GROUP_ROWS or self.part_written + len(self.buffer) >= self.part_rows:
             self.flush()
 
     def flush(self) -> None:
-        if not self.buffered:
+        if not self.buffer:
             return
         if self.writer is None:
             path = self.part_path(self.part_index)
             self.writer = pq.ParquetWriter(path, DATA_SCHEMA, **_WRITER_OPTIONS)
             self.files[path.name] = 0
-        table = pa.Table.from_pydict(self.buffer, schema=DATA_SCHEMA)
+        columns = [pa.array(values, type=field.type) for values, field in zip(zip(*self.buffer), DATA_SCHEMA)]
+        table = pa.Table.from_arrays(columns, schema=DATA_SCHEMA)
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-        self.files[self.part_path(self.part_index).name] += self.buffered
-        self.part_written += self.buffered
-        self.buffer = {name: [] for name in DATA_SCHEMA.names}
-        self.buffered = 0
+        if self.on_table is not None:
+            self.on_table(self.language, table)
+        self.files[self.part_path(self.part_index).name] += len(self.buffer)
+        self.part_written += len(self.buffer)
+        self.buffer = []
         if self.part_written >= self.part_rows:
             self.writer.close()
             self.writer = None
@@ -141,10 +146,12 @@ class _LanguageParts:
 class DataWriter:
     """Writes ``data/`` from pairs streamed in ascending id order (see module docstring)."""
 
-    def __init__(self, release_root: Path, part_rows: int) -> None:
+    def __init__(self, release_root: Path, part_rows: int,
+                 on_table: Callable[[str, pa.Table], None] | None = None) -> None:
         self.data_dir = release_root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.part_rows = part_rows
+        self.on_table = on_table
         self._languages: dict[str, _LanguageParts] = {}
         self._last_id = ""
         self.rows = 0
@@ -157,7 +164,8 @@ class DataWriter:
         language = safe_language(pair.language)
         parts = self._languages.get(language)
         if parts is None:
-            parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows)
+            parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows,
+                                                               self.on_table)
         parts.add(data_row(pair))
         self.rows += 1
         return language
@@ -201,29 +209,71 @@ def write_bitexts(release_root: Path,
     return files
 
 
-def build_duckdb(release_root: Path, data_files: Mapping[str, Iterable[str]],
-                 bitext_files: Iterable[str], *, memory_limit: str = "1GB") -> Path:
-    """Create ``webfaq.duckdb`` with tables ``data`` and ``bitexts`` from the Parquet files."""
-    path = release_root / "webfaq.duckdb"
-    connection = duckdb.connect(str(path), config={"memory_limit": memory_limit})
-    try:
-        columns = ", ".join(f"{name} {_duck_type(field.type)}" for name, field in
-                            zip(DATA_SCHEMA.names, DATA_SCHEMA))
-        connection.execute(f"CREATE TABLE data (language VARCHAR, {columns})")
-        for language, names in sorted(data_files.items()):
-            files = [str(release_root / "data" / name) for name in sorted(names)]
-            connection.execute("INSERT INTO data SELECT ?::VARCHAR AS language, * FROM read_parquet(?)",
-                               [language, files])
-        bitext_columns = ", ".join(f"{name} {_duck_type(field.type)}" for name, field in
-                                   zip(BITEXT_SCHEMA.names, BITEXT_SCHEMA))
-        connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
-        files = [str(release_root / "bitexts" / name) for name in sorted(bitext_files)]
-        if files:
-            connection.execute("INSERT INTO bitexts SELECT * FROM read_parquet(?)", [files])
-        connection.execute("CHECKPOINT")
-    finally:
-        connection.close()
-    return path
+class DuckDBLoader:
+    """Fills ``webfaq.duckdb`` (tables ``data`` and ``bitexts``) in a background thread.
+
+    ``add_data(language, table)`` queues a batch of data rows (the ``DataWriter``'s ``on_table``);
+    DuckDB inserts it on its own thread (it releases the GIL), so the database is built while the
+    store is still being scrolled. The queue is bounded: memory stays flat. ``finish(bitext_files)``
+    loads the bitexts with ``INSERT ... SELECT * FROM read_parquet(...)``, checkpoints and closes;
+    ``close()`` abandons it (error paths). A DuckDB failure is raised as ``ReleaseError``.
+    """
+
+    def __init__(self, path: Path, *, memory_limit: str = "512MB", queue_size: int = 8) -> None:
+        self.path = path
+        self._connection = duckdb.connect(str(path), config={"memory_limit": memory_limit,
+                                                             "preserve_insertion_order": False})
+        data_columns = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in DATA_SCHEMA)
+        bitext_columns = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in BITEXT_SCHEMA)
+        self._connection.execute(f"CREATE TABLE data (language VARCHAR, {data_columns})")
+        self._connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
+        self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="release-duckdb", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (item := self._queue.get()) is not None:
+            if self._error is not None:
+                continue
+            language, batch = item
+            try:
+                self._connection.register("batch", batch)
+                self._connection.execute("INSERT INTO data SELECT ?::VARCHAR, * FROM batch", [language])
+                self._connection.unregister("batch")
+            except Exception as exc:  # noqa: BLE001 - re-raised by finish()
+                self._error = exc
+
+    def add_data(self, language: str, table: pa.Table) -> None:
+        if self._error is not None:
+            raise ReleaseError(f"building {self.path.name} failed: {self._error}")
+        self._queue.put((language, table))
+
+    def _stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    def finish(self, bitext_files: Iterable[Path]) -> Path:
+        """Wait for the queued data, load the bitexts, checkpoint and close; returns the path."""
+        self._stop()
+        try:
+            if self._error is not None:
+                raise ReleaseError(f"building {self.path.name} failed: {self._error}")
+            files = [str(p) for p in sorted(bitext_files)]
+            if files:
+                self._connection.execute("INSERT INTO bitexts SELECT * FROM read_parquet(?)", [files])
+            self._connection.execute("CHECKPOINT")
+        except duckdb.Error as exc:
+            raise ReleaseError(f"building {self.path.name} failed: {exc}") from None
+        finally:
+            self._connection.close()
+        return self.path
+
+    def close(self) -> None:
+        """Abandon the database (after a failure elsewhere); safe to call more than once."""
+        self._stop()
+        self._connection.close()
 
 
 def _duck_type(arrow_type: pa.DataType) -> str:
