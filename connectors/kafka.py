@@ -11,7 +11,8 @@ Contract (``options`` is kafka-python keyword arguments, from
   group has committed past the last published offsets. They never use ListOffsets (end offsets),
   which the embedded broker gets wrong when producers batch (DESIGN section 9); they work on real
   Kafka as well.
-- Every failure is raised as :class:`BrokerError`.
+- Every failure is raised as :class:`BrokerError`; a single message over the size limit as its
+  subclass :class:`RecordTooLargeError` (the caller reports it and goes on).
 """
 
 from __future__ import annotations
@@ -25,6 +26,10 @@ from webfaq_stream.model import SourceRef
 from .exceptions import BrokerError
 
 Headers = list[tuple[str, bytes]]
+
+
+class RecordTooLargeError(BrokerError):
+    """One message is over the producer's size limit: refused before sending, nothing else fails."""
 
 
 def _admin(options: Mapping[str, Any]) -> Any:
@@ -96,8 +101,10 @@ class Publisher:
     def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None,
              on_delivery: Callable[[], None] | None = None) -> Any:
         """Queue one message; returns kafka-python's future of its ``RecordMetadata`` (delivery is
-        confirmed asynchronously, see :meth:`flush`)."""
-        from kafka.errors import KafkaError
+        confirmed asynchronously, see :meth:`flush`). A message over the producer's
+        ``max_request_size`` raises :class:`RecordTooLargeError` and is not sent; the publisher
+        stays usable."""
+        from kafka.errors import KafkaError, MessageSizeTooLargeError
 
         def delivered(metadata: Any) -> None:
             previous = self.last_offsets.get(metadata.partition, -1)
@@ -107,6 +114,10 @@ class Publisher:
 
         try:
             future = self._producer.send(self.topic, value=value, key=key, headers=headers or [])
+        except MessageSizeTooLargeError as exc:
+            raise RecordTooLargeError(
+                f"record of {len(value or b''):,} bytes (key {key!r:.80}) not sent to {self.topic}: over the "
+                f"producer's max_request_size of {self._producer.config['max_request_size']:,} bytes") from exc
         except (KafkaError, OSError) as exc:
             raise BrokerError(f"cannot send to {self.topic}: {exc!r}") from exc
         future.add_callback(delivered)

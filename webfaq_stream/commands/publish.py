@@ -30,11 +30,14 @@ class PublishResult:
 
 def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | None = None,
                   compress: bool = True, progress: bool = True) -> PublishResult:
-    """Create topics if missing, publish every record of ``paths``, wait for all acknowledgements."""
+    """Create topics if missing, publish every record of ``paths``, wait for all acknowledgements.
+
+    A record over the producer's size limit is reported on stderr, counted in ``skipped`` as
+    ``too_large`` and not sent; the others still are."""
     from tqdm import tqdm
 
     from connectors.crawl_files import FileStats, read_messages
-    from connectors.kafka import Publisher, ensure_topics
+    from connectors.kafka import Publisher, RecordTooLargeError, ensure_topics
 
     from ..kafka_security import kafka_client_kwargs
 
@@ -47,7 +50,11 @@ def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | Non
     with tqdm(desc=f"publish to {settings.topic}", unit="rec", file=sys.stderr,
               disable=None if progress else True) as bar, Publisher(options, settings.topic) as publisher:
         for message in read_messages(paths, stats, compress=compress):
-            publisher.send(message.value, message.key, message.headers, on_delivery=bar.update)
+            try:
+                publisher.send(message.value, message.key, message.headers, on_delivery=bar.update)
+            except RecordTooLargeError as exc:  # reported, counted, and the rest still goes out
+                print(f"webfaq-stream publish: skipped: {exc}", file=sys.stderr)
+                stats.skipped["too_large"] = stats.skipped.get("too_large", 0) + 1
         last_offsets = publisher.flush()
     return PublishResult(settings.topic, publisher.sent, stats.warc_records, stats.envelopes,
                          dict(stats.skipped), last_offsets)
