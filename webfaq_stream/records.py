@@ -262,12 +262,26 @@ def _optional_text(document: dict[str, Any], field: str) -> str | None:
     raise RecordError("invalid_envelope", f"{field} must be a string")
 
 
+def _has_lone_surrogates(document: Any) -> bool:
+    """True when a string in ``document`` holds a lone surrogate (``json`` accepts ``\\ud800`` escapes
+    and, from bytes, UTF-8-encoded surrogates; such text cannot be encoded, stored or released)."""
+    try:
+        json.dumps(document, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def decode_envelope(value: bytes, max_bytes: int) -> CrawlRecord:
     """Decode one JSON envelope (fields as in DESIGN section 3)."""
     try:
         document = json.loads(value)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep
         raise RecordError("invalid_json", str(exc)[:200]) from None
+    # UTF-8 JSON can hold them only as \u escapes or as (CESU) bytes ED A0-BF; UTF-16/32 anywhere
+    maybe_surrogates = value[:1] != b"{" or b"\x00" in value[:4] or b"\\u" in value or b"\xed" in value
+    if maybe_surrogates and _has_lone_surrogates(document):
+        raise RecordError("invalid_json", "lone UTF-16 surrogates: text that is not Unicode")
     if not isinstance(document, dict):
         raise RecordError("invalid_envelope", "the envelope must be a JSON object")
     url, origin = _checked_origin(_optional_text(document, "url"))

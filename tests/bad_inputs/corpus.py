@@ -191,6 +191,17 @@ def latin1_envelope() -> Record:
     return text.encode("latin-1"), list(JSON_HEADERS)
 
 
+def envelope_lone_surrogates() -> Record:
+    """Valid JSON whose strings hold lone UTF-16 surrogates: escaped, UTF-8-encoded, and in UTF-16."""
+    escaped = b'{"url": "' + URL.encode() + b'", "warc_date": "' + DATE.encode() + b'", "html": "<p>\\ud800 FAQPage</p>"}'
+    return escaped, list(JSON_HEADERS)
+
+
+def envelope_utf16_lone_surrogate() -> Record:
+    text = '{"url": "%s", "warc_date": "%s", "html": "<p>FAQPage</p>", "title": "\ud800"}'
+    return text.replace("%s", URL, 1).replace("%s", DATE, 1).encode("utf-16-le", "surrogatepass"), list(JSON_HEADERS)
+
+
 def invalid_utf8_page() -> Record:
     """A page that declares UTF-8 and is mostly invalid UTF-8, with a broken FAQPage script."""
     junk = random.Random(2).randbytes(3000).replace(b"<", b"")
@@ -389,6 +400,8 @@ GENERATORS: dict[str, Callable[[], Record]] = {
     "html_without_envelope": html_without_envelope,
     "invalid_utf8_envelope": invalid_utf8_envelope,
     "latin1_envelope": latin1_envelope,
+    "envelope_lone_surrogates": envelope_lone_surrogates,
+    "envelope_utf16_lone_surrogate": envelope_utf16_lone_surrogate,
     "invalid_utf8_page": invalid_utf8_page,
     "charset_lie_utf16": charset_lie_utf16,
     "charset_lie_mixed": charset_lie_mixed,
