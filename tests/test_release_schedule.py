@@ -14,7 +14,7 @@ from test_release_support import fixture_pairs, open_store
 
 from webfaq_stream.exceptions import ConfigurationError, ReleaseError
 from webfaq_stream.release import ReleaseGate, ReleaseResult, scheduled_releases, write_release
-from webfaq_stream.release_layout import list_releases
+from webfaq_stream.release_layout import list_releases, release_time
 from webfaq_stream.release_schedule import (
     ReleaseScheduler,
     next_release_time,
@@ -64,6 +64,12 @@ def test_scheduler_releases_when_due_and_survives_failures(tmp_path: Path) -> No
         result = scheduler.run_pending()
         assert result is not None and list_releases(settings.release_dir) == [result.release_id]
         assert scheduler.last_error is None
+        # a second scheduler on the same release directory (another worker) skips the taken slot
+        other = ReleaseScheduler(settings, make_release, clock=lambda: datetime.now(UTC))
+        other.next_time = release_time(result.release_id)  # the slot the first one just served
+        assert other.run_pending() is None
+        assert list_releases(settings.release_dir) == [result.release_id]
+        assert other.next_time > release_time(result.release_id)
         # a request is answered at once, before the next scheduled time
         request = submit_request(settings.release_dir)
         answered = scheduler.run_pending()

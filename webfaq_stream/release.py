@@ -232,7 +232,7 @@ def scheduled_releases(gate: ReleaseGate, settings: Settings, *, model: dict | N
     shutdown (it finishes a release in progress first).
     """
     scheduler = ReleaseScheduler(
-        settings, lambda: write_release(gate, settings, model=model, progress=False, lock_timeout_s=60.0),
+        settings, lambda: write_release(gate, settings, model=model, progress=False),
         poll_s=poll_s)
     scheduler.start()
     return scheduler

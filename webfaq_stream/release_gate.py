@@ -43,7 +43,6 @@ class PointInTimeView:
         #: How long the cut waited for the worker's batch in progress.
         self.waited_s = waited_s
         self.pre_images: dict[str, StoredPair | None] = {}
-        self.closed = False
 
     def scroll(self, batch_size: int = 1000) -> Iterator[StoredPair]:
         """Every point as it was at the cut, in id order."""
@@ -99,7 +98,6 @@ class ReleaseGate:
         with self._lock:
             if view in self._views:
                 self._views.remove(view)
-            view.closed = True
             view.pre_images = {}
 
     def _save_pre_images(self, ids: Sequence[str]) -> None:

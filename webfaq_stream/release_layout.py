@@ -38,6 +38,10 @@ LEASE_NAME = ".release.lease"
 LEASE_TTL_S = 6 * 3600
 
 
+class ReleaseBusyError(ReleaseError):
+    """Another release holds the lock (not a failure: the caller may skip or retry)."""
+
+
 def release_id_for(moment: datetime, release_dir: Path) -> str:
     """The id of a release cut at ``moment`` (UTC), unique within ``release_dir``."""
     base = moment.astimezone(UTC).strftime("%Y-%m-%dT%H%M%SZ")
@@ -46,6 +50,11 @@ def release_id_for(moment: datetime, release_dir: Path) -> str:
         n += 1
         candidate = f"{base}-{n}"
     return candidate
+
+
+def release_time(release_id: str) -> datetime:
+    """The UTC time a release was cut, from its id."""
+    return datetime.strptime(release_id[:18], "%Y-%m-%dT%H%M%SZ").replace(tzinfo=UTC)
 
 
 def list_releases(release_dir: Path) -> list[str]:
@@ -154,7 +163,7 @@ class ReleaseLock:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     os.close(fd)
-                    raise ReleaseError(f"a release is already running in {self.release_dir}") from None
+                    raise ReleaseBusyError(f"a release is already running in {self.release_dir}") from None
                 time.sleep(0.2)
         self._fd = fd
         try:
@@ -173,7 +182,7 @@ class ReleaseLock:
                     self._lease.unlink(missing_ok=True)
                     continue
                 if time.monotonic() >= deadline:
-                    raise ReleaseError(
+                    raise ReleaseBusyError(
                         f"a release is already running in {self.release_dir} ({self._read_lease()})"
                     ) from None
                 time.sleep(0.2)

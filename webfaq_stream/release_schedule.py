@@ -11,7 +11,9 @@ Contract:
   whenever a request file appears, in a daemon thread (``start``/``stop``) or in the foreground
   (``run_forever``). A failing release is logged and answered as an error; the loop goes on.
   ``make_release`` runs in the scheduler's thread: with a ``ReleaseGate`` it pauses the worker
-  only for the cut (see ``release_gate``).
+  only for the cut (see ``release_gate``). Several schedulers sharing a release directory (workers
+  on a Qdrant server) write one release per slot: a slot that already has a release is skipped, and
+  one that finds the release lock busy is skipped (``ReleaseBusyError``), not failed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from typing import Any
 from croniter import croniter
 
 from .exceptions import ConfigurationError, ReleaseError, WebFAQError
+from .release_layout import ReleaseBusyError, list_releases, release_time
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +140,11 @@ class ReleaseScheduler:
             self.run_pending()
             self._stop.wait(self.poll_s)
 
+    def _released_since(self, moment: datetime) -> bool:
+        """Whether a release cut at or after ``moment`` exists (another worker took this slot)."""
+        ids = list_releases(self.release_dir)
+        return bool(ids) and release_time(ids[-1]) >= moment.replace(microsecond=0)
+
     def run_pending(self) -> Any:
         """Release now if the schedule is due or a request is pending; returns the result or None."""
         requests = pending_requests(self.release_dir)
@@ -145,9 +153,16 @@ class ReleaseScheduler:
         if not due and not requests:
             return None
         if due:
-            self.next_time = next_release_time(self.schedule, now)
+            slot, self.next_time = self.next_time, next_release_time(self.schedule, now)
+            if not requests and self._released_since(slot):
+                log.info("release for %s already written by another process; skipped", slot.isoformat())
+                return None
         try:
             result = self.make_release()
+        except ReleaseBusyError as exc:
+            log.info("release skipped: %s", exc)
+            answer_requests(self.release_dir, requests, {"error": str(exc)})
+            return None
         except WebFAQError as exc:
             self.last_error = str(exc)
             log.error("release failed: %s", exc)
