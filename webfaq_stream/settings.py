@@ -203,6 +203,15 @@ def secret_values(settings: Settings) -> list[str]:
         secret = getattr(settings, name)
         if secret is not None and secret.get_secret_value():
             values.append(secret.get_secret_value())
+    from urllib.parse import urlsplit  # a password written into a URL (https://user:pw@host) is one too
+
+    for url in (settings.qdrant_url, settings.kafka_bootstrap):
+        try:
+            password = urlsplit(url or "").password
+        except ValueError:
+            password = None
+        if password:
+            values.append(password)
     return values
 
 
