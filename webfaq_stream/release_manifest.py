@@ -71,7 +71,7 @@ def build_manifest(*, release_id: str, created: str, cutoff: Mapping[str, Any], 
         "license": LICENSE_NOTE,
         "previous": dict(previous) if previous else None,
         "files": dict(files),
-        "timings": {k: round(v, 3) for k, v in timings.items()},
+        "timings": {k: round(v, 6) for k, v in timings.items()},
     }
 
 
