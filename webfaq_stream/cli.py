@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "status",
     "search",
     "dlq",
+    "mine_negatives",
 )
 
 

@@ -21,7 +21,9 @@ def _q(text: str) -> str:
 
 
 def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[str]],
-                 bitext_files: Mapping[str, str]) -> str:
+                 bitext_files: Mapping[str, str], *, extra_sections: Sequence[str] = ()) -> str:
+    """The card's Markdown; ``extra_sections`` (Markdown lines, before the licence) describe files
+    added to a release later (``webfaq-stream mine-negatives``)."""
     counts: Mapping[str, int] = manifest["counts"]
     bitext_counts: Mapping[str, int] = manifest["bitext_counts"]
     model: Mapping[str, Any] = manifest.get("model") or {}
@@ -62,5 +64,6 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
     lines += [f"| {language} | {n:,} |" for language, n in sorted(counts.items())]
     lines += ["", "## Aligned pairs per language pair", "", "| pair | bitexts |", "|---|---:|"]
     lines += [f"| {pair} | {n:,} |" for pair, n in sorted(bitext_counts.items())]
+    lines += ["", *extra_sections] if extra_sections else []
     lines += ["", "## Licence", "", manifest.get("license", ""), ""]
     return "\n".join(lines)
