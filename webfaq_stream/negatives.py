@@ -9,7 +9,7 @@ one grouped line per query (``query_id, query, positive_id, positive, positive_s
    positive itself excluded.
 2. **False negatives removed** (before scoring; counted by reason): answers of an excluded origin
    (``excluded_origin``: test origins, so training never sees a test document); the positive's
-   cross-lingual **aligned twins** and pairs sharing one with it (``aligned_twin``); pairs whose
+   **aligned twins**, every pair connected to it through the bitexts (``aligned_twin``); pairs whose
    question or answer text equals the positive's, compared case- and whitespace-insensitively
    (``same_text``); the positive's **near-duplicates** (``near_duplicate``): same origin, both
    published ``near_duplicate_similarity`` at or above the model's threshold, and their
@@ -121,6 +121,8 @@ def bm25_candidates(pairs: Sequence[RetrievalPair], query_rows: Sequence[int], t
     if not query_rows:
         return []
     answers = bm25s.tokenize([p.answer for p in pairs], stopwords=None, show_progress=False)
+    if not answers.vocab:  # no answer has a word (bm25s cannot index that): no candidates
+        return [[] for _ in query_rows]
     retriever = bm25s.BM25()
     retriever.index(answers, show_progress=False)
     questions = bm25s.tokenize([pairs[row].question for row in query_rows], stopwords=None,
@@ -177,7 +179,8 @@ def _rescore(scorer: Scorer, pending: list[tuple[RetrievalPair, list[RetrievalPa
             else:
                 kept.append({"id": candidate.id, "text": candidate.answer, "score": float(score)})
         kept.sort(key=lambda n: (-n["score"], n["id"]))
-        stats.dropped["easy_rank"] += max(0, len(kept) - params.keep)
+        if len(kept) > params.keep:
+            stats.dropped["easy_rank"] += len(kept) - params.keep
         lines.append({"query_id": positive.id, "query": positive.question, "positive_id": positive.id,
                       "positive": positive.answer, "positive_score": positive_score,
                       "negatives": kept[:params.keep], "key": key})
