@@ -20,7 +20,8 @@ fresh broker, it measures:
 
 The worker child is this script with ``--worker-child LOG``: it runs ``run_worker`` unchanged and
 appends one JSON line per stored batch to ``LOG`` (times, records, pairs, Kafka timestamps, peak
-RSS) by wrapping ``BatchRunner.handle``; nothing else differs from a production worker.
+RSS) by wrapping ``BatchRunner._complete`` (the wait for a batch to be stored) and
+``BatchProcessor.process`` (for the pair count); nothing else differs from a production worker.
 
 ``--scaling`` adds: one worker vs two workers in one consumer group on the four-partition FAQ topic
 (each worker owns an embedded store: qdrant-edge and qdrant-client local mode are single-process,
@@ -180,28 +181,28 @@ def worker_child(log_path: Path) -> int:
     from webfaq_stream import worker
     from webfaq_stream.settings import load_settings
 
-    handle = worker.BatchRunner.handle
+    complete = worker.BatchRunner._complete
     process = worker.BatchProcessor.process
-    pairs_of_batch: list[int] = []
+    pairs_of_batch: dict[int, int] = {}
 
     def counted(self: Any, messages: Any) -> Any:
         outcome = process(self, messages)
-        pairs_of_batch.append(len(outcome.result.pairs))
+        pairs_of_batch[id(messages)] = len(outcome.result.pairs)
         return outcome
 
-    async def logged(self: Any, events: Any) -> None:
-        started = time.time()
-        await handle(self, events)
+    async def logged(self: Any, events: Any, messages: Any, future: Any) -> None:
+        started = time.time()  # the batch is in hand: handle() starts its completion task now
+        await complete(self, events, messages, future)
         stored = time.time()
         line = {"start": started, "stored": stored, "records": len(events),
-                "pairs": pairs_of_batch.pop() if pairs_of_batch else 0,
+                "pairs": pairs_of_batch.pop(id(messages), 0),
                 "published": [event.message.timestamp for event in events],
                 "rss_kb": peak_rss_kb()}
         with log_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
 
     worker.BatchProcessor.process = counted  # type: ignore[method-assign]
-    worker.BatchRunner.handle = logged  # type: ignore[method-assign]
+    worker.BatchRunner._complete = logged  # type: ignore[method-assign]
     return worker.run_worker(load_settings())
 
 
