@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 from bad_inputs import report
-from bad_inputs.stream import assert_same, good_stream, reference_run, snapshot
+from bad_inputs.stream import assert_same, publish, shared_reference, snapshot
 
-from connectors.kafka import Publisher, committed_offsets, ensure_topics, is_drained, wait_drained
+from connectors.kafka import committed_offsets, ensure_topics, is_drained, wait_drained
 from webfaq_stream.settings import load_settings
 
 #: Faster group joins than the suite's 6 s session: the kill loop restarts a worker many times.
@@ -36,17 +36,12 @@ def _first_batch_logged(log_path: Path, process: subprocess.Popen[bytes]) -> boo
 def run_kill_loop(*, broker, sample_crawl, worker_processes, tmp_path: Path, kills: int, sites: int,
                   seed: int, test_name: str) -> None:
     """Publish the stream, kill and restart the worker ``kills`` times, drain, compare, report."""
-    records = good_stream(sample_crawl, sites=sites)
+    records, reference = shared_reference(sample_crawl, sites=sites)
     settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
                              release_dir=tmp_path / "releases", partitions=3)
-    reference = reference_run(records, load_settings(store_dir=tmp_path / "ref-store",
-                                                     release_dir=tmp_path / "ref-releases"))
     options = {"bootstrap_servers": broker.bootstrap}
     ensure_topics(options, {settings.topic: 3, settings.dead_letter_topic: 1})
-    with Publisher(options, settings.topic) as publisher:
-        for record in records:
-            publisher.send(record.value, record.key, record.headers)
-        last_offsets = publisher.flush()
+    last_offsets = publish(options, settings.topic, records)
     env = {"WEBFAQ_KAFKA_BOOTSTRAP": broker.bootstrap, "WEBFAQ_STORE_DIR": str(settings.store_dir),
            "WEBFAQ_RELEASE_DIR": str(settings.release_dir), **FAST_JOIN_ENV}
 
@@ -56,7 +51,7 @@ def run_kill_loop(*, broker, sample_crawl, worker_processes, tmp_path: Path, kil
         worker = worker_processes(**env)
         log_path = Path(worker.log_path)
         if rng.random() < 0.3:  # during start-up: store open, model load, group join
-            time.sleep(rng.uniform(0.2, 5.0))
+            time.sleep(rng.uniform(0.2, 4.0))
         else:  # a random moment after the first batch: mid-batch, mid-write, mid-commit
             deadline = time.monotonic() + 60
             while not _first_batch_logged(log_path, worker) and time.monotonic() < deadline:
@@ -88,6 +83,7 @@ def test_twenty_sigkills_lose_and_double_nothing(broker, sample_crawl, worker_pr
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 def test_sixty_sigkills_on_a_larger_stream(broker, sample_crawl, worker_processes, worker_env,
                                            tmp_path: Path) -> None:
     run_kill_loop(broker=broker, sample_crawl=sample_crawl, worker_processes=worker_processes,

@@ -16,9 +16,9 @@ from pathlib import Path
 from bad_inputs import report
 from bad_inputs.stream import (
     assert_same,
-    good_stream,
+    batches_logged,
     publish,
-    reference_run,
+    shared_reference,
     snapshot,
     wait_for,
     worker_http,
@@ -31,11 +31,9 @@ from webfaq_stream.settings import load_settings
 
 def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_processes, worker_env,
                                               tmp_path: Path) -> None:
-    records = good_stream(sample_crawl, sites=40, about_pages=2)
+    records, reference = shared_reference(sample_crawl)
     settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
                              release_dir=tmp_path / "releases", partitions=2)
-    reference = reference_run(records, load_settings(store_dir=tmp_path / "ref-store",
-                                                     release_dir=tmp_path / "ref-releases"))
     options = {"bootstrap_servers": broker.bootstrap}
     ensure_topics(options, {settings.topic: 2, settings.dead_letter_topic: 1})
     last_offsets = publish(options, settings.topic, records)
@@ -48,7 +46,7 @@ def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_proce
     def committed() -> int:
         return sum(committed_offsets(options, settings.consumer_group, settings.topic).values())
 
-    wait_for(lambda: committed() > 0 or worker.poll() is not None, 90, "the first commit")
+    wait_for(lambda: batches_logged(log_path) >= 10 or worker.poll() is not None, 90, "10 stored batches")
     outages = 0
     for fault in (DISK_FULL, UNREACHABLE):
         flag.write_text(fault)

@@ -458,8 +458,3 @@ def cases() -> list[BadInput]:
         make = GENERATORS[row["name"]] if row["source"] == "generator" else _file_record(row["source"])
         out.append(BadInput(row["name"], row["source"], row["outcome"], row["reason"], make))
     return out
-
-
-def record_bytes(record: Record) -> int:
-    return len(record[0] or b"")
-

@@ -87,11 +87,6 @@ def good_stream(sample_crawl: Any, sites: int = 150, pairs_per_page: int = 3, ab
     return records
 
 
-def expected_dead_letters(records: Sequence[StreamRecord]) -> int:
-    """How many records of :func:`good_stream` must be dead letters (the broken envelopes)."""
-    return sum(1 for record in records if record.headers == JSON_HEADERS)
-
-
 class MemoryDeadLetters:
     """``ports.DeadLetterSink`` that keeps (reason, source) in a list (the undisturbed run)."""
 
@@ -243,3 +238,33 @@ def wait_for(condition: Any, timeout_s: float, what: str, poll_s: float = 0.1) -
     while not condition():
         assert time.monotonic() < deadline, f"timed out after {timeout_s:.0f}s waiting for {what}"
         time.sleep(poll_s)
+
+
+_REFERENCES: dict[tuple[Any, ...], tuple[list[StreamRecord], Snapshot]] = {}
+
+
+def shared_reference(sample_crawl: Any, **stream_options: Any) -> tuple[list[StreamRecord], Snapshot]:
+    """:func:`good_stream` ``(**stream_options)`` and its :func:`reference_run`, computed once per test
+    session (fault tests that use the same stream share the undisturbed run)."""
+    import atexit
+    import inspect
+    import shutil
+    import tempfile
+
+    from webfaq_stream.settings import load_settings
+
+    defaults = {name: parameter.default for name, parameter in inspect.signature(good_stream).parameters.items()
+                if parameter.default is not inspect.Parameter.empty}
+    key = tuple(sorted({**defaults, **stream_options}.items()))
+    if key not in _REFERENCES:
+        records = good_stream(sample_crawl, **stream_options)
+        root = Path(tempfile.mkdtemp(prefix="webfaq-fault-reference-"))
+        atexit.register(shutil.rmtree, root, True)
+        _REFERENCES[key] = records, reference_run(records, load_settings(
+            store_dir=root / "store", release_dir=root / "releases"))
+    return _REFERENCES[key]
+
+
+def batches_logged(log_path: Path) -> int:
+    """How many batches the worker whose log this is has stored so far."""
+    return log_path.read_text(errors="replace").count(": batch ")
