@@ -191,7 +191,8 @@ def test_the_corpus_through_the_worker_between_good_records(broker, sample_crawl
     assert peak_rss_mb < 2048, f"worker peaked at {peak_rss_mb:.0f} MB"
     report.record("bad-input corpus", bad_inputs_tried=len(CASES), bad_inputs_through_worker=len(sent),
                   refused_by_producer=len(refused), dead_letters=len(got),
-                  good_records_lost=len(sample_crawl.expected_ids - stored), drain_seconds=round(drained_s))
+                  good_records_lost=len(sample_crawl.expected_ids - stored), drain_seconds=round(drained_s),
+                  worker_peak_rss_mb=round(peak_rss_mb))
 
 
 def _peak_rss_mb(pid: int) -> float:
