@@ -10,7 +10,7 @@ CORE    := $(VENV)/.installed-core
 DEV     := $(VENV)/.installed-dev
 DEMO_DIR ?= data/demo
 
-.PHONY: demo test test-long bench bench-extract bench-store bench-release lint clean venv
+.PHONY: demo test test-long bench bench-extract bench-store bench-release bench-negatives lint clean venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -50,6 +50,9 @@ bench-store: $(CORE)
 
 bench-release: $(DEV)
 	$(BIN)/python bench/bench_release.py
+
+bench-negatives: $(CORE)
+	$(BIN)/python bench/bench_negatives.py
 
 lint: $(DEV)
 	$(BIN)/ruff check webfaq_stream connectors tests bench

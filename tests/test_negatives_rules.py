@@ -116,12 +116,21 @@ def test_mining_keys_reuse_and_margin() -> None:
     assert recomputed.tolist() == [line["positive_score"]] + [n["score"] for n in line["negatives"]]
     # same input: every line reused; another margin: nothing reused
     again, stats_again = mine_language(pairs, [p.id for p in pairs], scorer=scorer, near_duplicates=check,
-                                       twins={}, params=params, previous={x["key"]: x for x in lines})
+                                       twins={}, params=params, previous={x["query_id"]: x for x in lines})
     assert again == lines and stats_again.reused == len(pairs) and stats_again.mined == 0
+    # a grown corpus: queries whose kept negatives are all still candidates are extended, and
+    # every line equals what mining afresh gives
+    fewer = [p for n, p in enumerate(pairs) if n % 7]
+    old_lines, _ = mine_language(fewer, [p.id for p in fewer], scorer=scorer, near_duplicates=check, twins={},
+                                 params=params)
+    grown, stats_grown = mine_language(pairs, [p.id for p in pairs], scorer=scorer, near_duplicates=check,
+                                       twins={}, params=params, previous={x["query_id"]: x for x in old_lines})
+    assert grown == lines and stats_grown.extended > 0 and stats_grown.mined > 0
+    assert stats_grown.reused + stats_grown.extended + stats_grown.mined == len(pairs)
     other = dataclasses.replace(params, margin=0.1)
     _, stats_other = mine_language(pairs, [p.id for p in pairs], scorer=scorer, near_duplicates=check,
-                                   twins={}, params=other, previous={x["key"]: x for x in lines})
-    assert stats_other.reused == 0
+                                   twins={}, params=other, previous={x["query_id"]: x for x in lines})
+    assert stats_other.reused == stats_other.extended == 0
     # bad input: no words to index, unknown query ids, a single pair
     empty = [RetrievalPair("a", "o", "??", "!!!"), RetrievalPair("b", "o2", "??", "...")]
     lines, stats = mine_language(empty, ["a", "b", "missing"], scorer=scorer, near_duplicates=check, twins={},

@@ -14,9 +14,13 @@ one grouped line per query (``query_id, query, positive_id, positive, positive_s
    (``same_text``); the positive's **near-duplicates** (``near_duplicate``): same origin, both
    published ``near_duplicate_similarity`` at or above the model's threshold, and their
    ``question answer`` cosine (the release model, rounded as the store rounds it) at or above it.
-3. **Key**: sha256 of the scorer name, the parameters, the query id and the remaining candidate ids
-   in BM25 order. When ``previous`` holds a line with that key, it is reused as it is (ids are md5 of
-   the text, so equal ids mean equal texts) and nothing is scored.
+3. **Reuse**: a line's ``key`` is the scorer name and parameters plus a hash of the query id and the
+   remaining candidate id *set* (the line depends on nothing else: ids are md5 of the texts);
+   ``candidates`` lists those candidates compactly (8-hex-digit id prefixes). With ``previous``
+   (the last release's lines by query id) a line with the same key is reused as it is; one whose
+   kept negatives are all still candidates is *extended*: only candidates new to it are scored and
+   merged (every other old candidate was dropped for its own score or ranked below the kept ones,
+   which are all still there), giving what mining afresh gives. Otherwise the query is mined.
 4. **Rescoring** with ``scorer`` of the query against the positive and every candidate. Removed:
    candidates scoring above ``positive_score - margin`` (``margin``: likely unlabelled positives,
    NV-Retriever's TopK-MarginPos; the absolute margin 0.05 on cosine is near its best TopK-PercPos
@@ -29,6 +33,7 @@ Deterministic for the same input; lines sorted by query id. Bad parameters raise
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -45,6 +50,9 @@ from .negatives_scorers import EmbeddingScorer, Scorer
 from .retrieval_splits import RetrievalPair
 
 SCORE_DECIMALS = 6
+#: Characters of a candidate id kept in a line's ``candidates`` (32 bits: a new candidate is taken
+#: for an old one with probability about top_k / 2**32).
+PREFIX_CHARS = 8
 #: Queries rescored together (bounds memory: at most this many x top_k texts per scorer call).
 SCORE_CHUNK_QUERIES = 256
 _SPACE_RE = re.compile(r"\s+")
@@ -78,11 +86,12 @@ class MiningStats:
     queries: int = 0
     mined: int = 0
     reused: int = 0
+    extended: int = 0
     negatives: int = 0
     dropped: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"queries": self.queries, "mined": self.mined, "reused": self.reused,
+        return {"queries": self.queries, "mined": self.mined, "reused": self.reused, "extended": self.extended,
                 "negatives": self.negatives, "dropped": dict(sorted(self.dropped.items()))}
 
 
@@ -111,6 +120,7 @@ class NearDuplicateCheck:
         return round(float(left @ right), SIMILARITY_DECIMALS) >= self.threshold
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def normalized_text(text: str) -> str:
     """Text compared for ``same_text``: case-folded, whitespace folded."""
     return _SPACE_RE.sub(" ", text).strip().casefold()
@@ -135,10 +145,28 @@ def bm25_candidates(pairs: Sequence[RetrievalPair], query_rows: Sequence[int], t
     return result
 
 
-def mining_key(scorer_name: str, params: MiningParams, query_id: str, candidate_ids: Sequence[str]) -> str:
-    """What a line depends on: equal keys give equal lines (module docstring, step 3)."""
-    blob = json.dumps([scorer_name, params.as_dict(), query_id, list(candidate_ids)], separators=(",", ":"))
-    return hashlib.sha256(blob.encode()).hexdigest()
+def settings_key(scorer_name: str, params: MiningParams) -> str:
+    """What every line of a run depends on besides its candidates: the scorer and the parameters."""
+    blob = json.dumps([scorer_name, params.as_dict()], separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def mining_key(settings: str, query_id: str, candidate_ids: Sequence[str]) -> str:
+    """``<settings key>-<hash of the query id and its candidate id set>``: equal keys, equal lines."""
+    blob = json.dumps([query_id, sorted(candidate_ids)], separators=(",", ":"))
+    return f"{settings}-{hashlib.sha256(blob.encode()).hexdigest()}"
+
+
+def candidate_prefixes(candidate_ids: Sequence[str]) -> str:
+    """The candidates a line was mined from, compactly: sorted ``PREFIX_CHARS``-character id prefixes."""
+    return "".join(sorted(pid[:PREFIX_CHARS] for pid in candidate_ids))
+
+
+def _prefix_set(line: Mapping[str, Any]) -> set[str]:
+    text = line.get("candidates")
+    if not isinstance(text, str):
+        return set()
+    return {text[at:at + PREFIX_CHARS] for at in range(0, len(text), PREFIX_CHARS)}
 
 
 def false_negative_reason(positive: RetrievalPair, candidate: RetrievalPair, *,
@@ -157,34 +185,68 @@ def false_negative_reason(positive: RetrievalPair, candidate: RetrievalPair, *,
     return None
 
 
-def _rescore(scorer: Scorer, pending: list[tuple[RetrievalPair, list[RetrievalPair], str]],
-             params: MiningParams, stats: MiningStats) -> list[dict[str, Any]]:
+@dataclass(slots=True)
+class _Pending:
+    """A query to score: all its candidates, the ones to score, and the previous line it extends."""
+
+    positive: RetrievalPair
+    candidates: list[RetrievalPair]
+    to_score: list[RetrievalPair]
+    key: str
+    base: Mapping[str, Any] | None = None
+
+
+def _rescore(scorer: Scorer, pending: list[_Pending], params: MiningParams,
+             stats: MiningStats) -> list[dict[str, Any]]:
     queries: list[str] = []
     documents: list[str] = []
-    for positive, candidates, _ in pending:
-        queries += [positive.question] * (len(candidates) + 1)
-        documents += [positive.answer] + [c.answer for c in candidates]
-    scores = np.round(scorer.score(queries, documents), SCORE_DECIMALS)
+    for item in pending:
+        own = [] if item.base is not None else [item.positive.answer]
+        queries += [item.positive.question] * (len(own) + len(item.to_score))
+        documents += own + [c.answer for c in item.to_score]
+    scores = np.round(scorer.score(queries, documents), SCORE_DECIMALS) if queries else np.zeros(0)
     lines, at = [], 0
-    for positive, candidates, key in pending:
-        positive_score = float(scores[at])
-        candidate_scores = scores[at + 1:at + 1 + len(candidates)]
-        at += len(candidates) + 1
-        kept = []
-        for candidate, score in zip(candidates, candidate_scores, strict=True):
+    for item in pending:
+        if item.base is None:
+            positive_score, kept = float(scores[at]), []
+            at += 1
+        else:
+            positive_score, kept = float(item.base["positive_score"]), list(item.base["negatives"])
+        for candidate, score in zip(item.to_score, scores[at:at + len(item.to_score)], strict=True):
             if score > positive_score - params.margin:
                 stats.dropped["margin"] += 1
             elif params.min_score is not None and score < params.min_score:
                 stats.dropped["easy_floor"] += 1
             else:
                 kept.append({"id": candidate.id, "text": candidate.answer, "score": float(score)})
+        at += len(item.to_score)
         kept.sort(key=lambda n: (-n["score"], n["id"]))
         if len(kept) > params.keep:
             stats.dropped["easy_rank"] += len(kept) - params.keep
+        positive = item.positive
         lines.append({"query_id": positive.id, "query": positive.question, "positive_id": positive.id,
                       "positive": positive.answer, "positive_score": positive_score,
-                      "negatives": kept[:params.keep], "key": key})
+                      "negatives": kept[:params.keep], "key": item.key,
+                      "candidates": candidate_prefixes([c.id for c in item.candidates])})
     return lines
+
+
+def _plan(positive: RetrievalPair, candidates: list[RetrievalPair], key: str,
+          previous: Mapping[str, Any] | None) -> _Pending | dict[str, Any]:
+    """Reuse ``previous`` whole (same key), extend it (every kept negative is still a candidate: only
+    the new candidates need scores, the others were dropped whatever else is added), or mine afresh."""
+    if previous is None or previous.get("query_id") != positive.id or previous.get("positive_id") != positive.id:
+        return _Pending(positive, candidates, candidates, key)
+    if previous.get("key") == key:
+        return dict(previous)
+    settings = key.split("-", 1)[0]
+    kept_ids = {n.get("id") for n in previous.get("negatives", [])}
+    if str(previous.get("key", "")).split("-", 1)[0] != settings \
+            or not kept_ids <= {c.id for c in candidates}:
+        return _Pending(positive, candidates, candidates, key)
+    seen = _prefix_set(previous)
+    fresh = [c for c in candidates if c.id[:PREFIX_CHARS] not in seen and c.id not in kept_ids]
+    return _Pending(positive, candidates, fresh, key, base=previous)
 
 
 def mine_language(pairs: Sequence[RetrievalPair], query_ids: Sequence[str], *, scorer: Scorer,
@@ -192,13 +254,14 @@ def mine_language(pairs: Sequence[RetrievalPair], query_ids: Sequence[str], *, s
                   params: MiningParams, excluded_origins: frozenset[str] = frozenset(),
                   previous: Mapping[str, Mapping[str, Any]] | None = None
                   ) -> tuple[list[dict[str, Any]], MiningStats]:
-    """Hard negatives of ``query_ids`` among ``pairs`` (module docstring); ``previous``: lines by key."""
+    """Hard negatives of ``query_ids`` among ``pairs`` (module docstring); ``previous``: lines by query id."""
     previous = previous or {}
+    settings = settings_key(scorer.name, params)
     row_of = {pair.id: row for row, pair in enumerate(pairs)}
     query_rows = sorted({row_of[qid] for qid in query_ids if qid in row_of}, key=lambda r: pairs[r].id)
     stats = MiningStats(queries=len(query_rows))
     lines: list[dict[str, Any]] = []
-    pending: list[tuple[RetrievalPair, list[RetrievalPair], str]] = []
+    pending: list[_Pending] = []
     for row, candidate_rows in zip(query_rows, bm25_candidates(pairs, query_rows, params.top_k), strict=True):
         positive = pairs[row]
         candidates = []
@@ -209,18 +272,19 @@ def mine_language(pairs: Sequence[RetrievalPair], query_ids: Sequence[str], *, s
                 candidates.append(candidate)
             else:
                 stats.dropped[reason] += 1
-        key = mining_key(scorer.name, params, positive.id, [c.id for c in candidates])
-        reused = previous.get(key)
-        if reused is not None and reused.get("query_id") == positive.id:
-            lines.append(dict(reused))
+        plan = _plan(positive, candidates, mining_key(settings, positive.id, [c.id for c in candidates]),
+                     previous.get(positive.id))
+        if isinstance(plan, dict):
+            lines.append(plan)
             stats.reused += 1
             continue
-        pending.append((positive, candidates, key))
+        stats.extended += plan.base is not None
+        pending.append(plan)
         if len(pending) >= SCORE_CHUNK_QUERIES:
             lines += _rescore(scorer, pending, params, stats)
             pending = []
     lines += _rescore(scorer, pending, params, stats) if pending else []
-    stats.mined = stats.queries - stats.reused
+    stats.mined = stats.queries - stats.reused - stats.extended
     stats.negatives = sum(len(line["negatives"]) for line in lines)
     lines.sort(key=lambda line: line["query_id"])
     return lines, stats

@@ -9,8 +9,9 @@ never from a test origin), then updates ``manifest.json`` (file list with sha256
 
 Guarantees:
 - Incremental: the release named by ``manifest["previous"]`` lends its hard-negative lines; a query
-  whose key (scorer, parameters, candidates) is unchanged is reused, not rescored. The result
-  reports reused and mined counts per language.
+  whose key (scorer, parameters, candidate set) is unchanged is reused, one whose kept negatives are
+  all still candidates is extended (only its new candidates are scored), the rest are mined. The
+  result reports reused, extended and mined counts per language.
 - Atomic per file: everything is written to ``<release>/.tmp-negatives-<pid>/`` first; under the
   release directory's ``ReleaseLock`` the new files are renamed into place, then the card, then the
   manifest last (each by ``os.replace``), so ``webfaq-stream release --verify`` passes before and
@@ -111,7 +112,7 @@ def aligned_twins(release: Path, manifest: Mapping[str, Any]) -> dict[str, froze
 
 
 def previous_lines(release: Path, manifest: Mapping[str, Any], language: str) -> dict[str, dict[str, Any]]:
-    """The previous release's hard-negative lines of ``language`` by key; empty when there are none."""
+    """The previous release's hard-negative lines of ``language`` by query id; empty when there are none."""
     previous_id = (manifest.get("previous") or {}).get("release_id")
     if not previous_id:
         return {}
@@ -121,8 +122,8 @@ def previous_lines(release: Path, manifest: Mapping[str, Any], language: str) ->
         with gzip.open(path, "rt", encoding="utf-8") as handle:
             for text in handle:
                 line = json.loads(text)
-                if isinstance(line, dict) and isinstance(line.get("key"), str):
-                    lines[line["key"]] = line
+                if isinstance(line, dict) and isinstance(line.get("query_id"), str):
+                    lines[line["query_id"]] = line
     except FileNotFoundError:
         return {}
     except (OSError, ValueError, EOFError) as exc:  # a damaged old release only costs the reuse
@@ -183,9 +184,10 @@ def mined_cards(manifest: Mapping[str, Any]) -> dict[str, str]:
         "with the positive's question or answer text, test-origin answers, candidates scoring above",
         "`positive_score - margin` (likely false negatives) and easy negatives (below `min_score`,",
         "beyond the `keep` best). Scores are kept for distillation (MarginMSE: `positive_score - score`).",
-        "", "| language | queries | negatives | reused | scorer | top_k | margin | keep |",
-        "|---|---:|---:|---:|---|---:|---:|---:|",
-        *(f"| {lang} | {v['queries']:,} | {v['negatives']:,} | {v['reused']:,} | `{v['scorer']}` | "
+        "", "| language | queries | negatives | reused | extended | scorer | top_k | margin | keep |",
+        "|---|---:|---:|---:|---:|---|---:|---:|---:|",
+        *(f"| {lang} | {v['queries']:,} | {v['negatives']:,} | {v['reused']:,} | {v['extended']:,} | "
+          f"`{v['scorer']}` | "
           f"{v['params']['top_k']} | {v['params']['margin']} | {v['params']['keep']} |"
           for lang, v in sorted(mined.items()))])
     return {"retrieval/README.md": retrieval_card, "hard_negatives/README.md": negatives_card}

@@ -61,11 +61,18 @@ class EmbeddingScorer:
         return np.stack([self._cache[t] for t in texts])
 
     def score(self, queries: Sequence[str], documents: Sequence[str]) -> np.ndarray:
+        """Cosines in float64, computed per distinct query (a query's score of a document does not
+        depend on what else is scored with it, so reused and fresh scores agree)."""
         if len(queries) != len(documents):
             raise ValueError("queries and documents must be equally long")
-        left = self.vectors(queries).astype(np.float64)
-        right = self.vectors(documents).astype(np.float64)
-        return np.einsum("ij,ij->i", left, right) if len(queries) else np.zeros(0)
+        scores = np.zeros(len(queries))
+        rows_of: dict[str, list[int]] = {}
+        for row, query in enumerate(queries):
+            rows_of.setdefault(query, []).append(row)
+        query_vectors = self.vectors(list(rows_of)).astype(np.float64)
+        for query_vector, rows in zip(query_vectors, rows_of.values(), strict=True):
+            scores[rows] = self.vectors([documents[r] for r in rows]).astype(np.float64) @ query_vector
+        return scores
 
 
 class CrossEncoderScorer:

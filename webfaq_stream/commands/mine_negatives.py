@@ -5,7 +5,7 @@ id), the languages (``--lang``, repeatable; default all), the scorer (``--scorer
 release's embedding model; ``embedding:<model>`` or ``cross-encoder:<name or path>``) and the mining
 parameters. Out: ``retrieval/<lang>/`` and ``hard_negatives/<lang>.jsonl.gz`` written into the
 release, its manifest and dataset card updated (see ``webfaq_stream.negatives_release``); one line
-per language on stdout (queries, mined, reused, negatives, queries/s). Exit 0; errors exit 2.
+per language on stdout (queries, mined, reused, extended, negatives, mined+extended queries/s). Exit 0; errors exit 2.
 """
 
 from __future__ import annotations
@@ -68,11 +68,11 @@ def run(args: argparse.Namespace) -> int:
                           test_fraction=args.test_fraction, max_test_queries=args.max_test_queries,
                           reuse=not args.no_reuse)
     print(f"{'language':<10} {'corpus':>8} {'train':>8} {'test':>6} {'mined':>8} {'reused':>8} "
-          f"{'negatives':>10} {'queries/s':>10}")
+          f"{'extended':>8} {'negatives':>10} {'queries/s':>10}")
     for language, stats in sorted(result.stats.items()):
         split = result.retrieval[language]
-        rate = stats.mined / result.seconds[language] if result.seconds[language] > 0 else 0.0
+        rate = (stats.mined + stats.extended) / result.seconds[language] if result.seconds[language] > 0 else 0.0
         print(f"{language:<10} {split['corpus']:>8,} {split['train']:>8,} {split['test']:>6,} "
-              f"{stats.mined:>8,} {stats.reused:>8,} {stats.negatives:>10,} {rate:>10,.1f}")
+              f"{stats.mined:>8,} {stats.reused:>8,} {stats.extended:>8,} {stats.negatives:>10,} {rate:>10,.1f}")
     print(f"written into {path}")
     return 0
