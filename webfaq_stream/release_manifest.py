@@ -8,6 +8,11 @@ releases of an unchanged store differ only in ``release_id``, ``created``, ``cut
 ``previous``, ``timings`` and the ``webfaq.duckdb`` checksum (DuckDB files are not
 byte-reproducible; the Parquet files are). ``read_manifest`` loads one, raising
 ``ReleaseError`` on a missing or corrupt file.
+
+``webfaq-stream mine-negatives`` later adds ``retrieval`` (per language: corpus, train and test
+query counts, test origins) and ``hard_negatives`` (per language: queries, negatives, reused,
+extended and mined lines, drops by reason, scorer and parameters) sections and lists its files
+(``retrieval/``, ``hard_negatives/``) with their sha256 (``webfaq_stream.negatives_release``).
 """
 
 from __future__ import annotations
