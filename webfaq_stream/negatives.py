@@ -2,7 +2,8 @@
 
 ``mine_language(pairs, query_ids, scorer=..., near_duplicates=..., twins=..., params=...)`` returns
 one grouped line per query (``query_id, query, positive_id, positive, positive_score, negatives``
-= list of ``{id, text, score}`` best first, and ``key``) and :class:`MiningStats`. Per query:
+= list of ``{id, text, score}`` best first, ``key`` and ``candidates``) and :class:`MiningStats`.
+Per query:
 
 1. **Candidates**: BM25 (``bm25s``, Lucene variant, lower-cased word tokens, no stop words, so any
    language) over the language's answers; the ``top_k`` (200) best with a BM25 score > 0, the
@@ -20,7 +21,8 @@ one grouped line per query (``query_id, query, positive_id, positive, positive_s
    (the last release's lines by query id) a line with the same key is reused as it is; one whose
    kept negatives are all still candidates is *extended*: only candidates new to it are scored and
    merged (every other old candidate was dropped for its own score or ranked below the kept ones,
-   which are all still there), giving what mining afresh gives. Otherwise the query is mined.
+   which are all still there), giving what mining afresh gives (scores to the model's float noise,
+   about 1e-6: an embedding's last bits depend on its batch). Otherwise the query is mined.
 4. **Rescoring** with ``scorer`` of the query against the positive and every candidate. Removed:
    candidates scoring above ``positive_score - margin`` (``margin``: likely unlabelled positives,
    NV-Retriever's TopK-MarginPos; the absolute margin 0.05 on cosine is near its best TopK-PercPos
