@@ -27,7 +27,8 @@ def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_proc
     good_pages = sample_crawl.pages
     html_only = b"<!DOCTYPE html><html><body><h1>FAQ</h1></body></html>"
     truncated = gzip.compress(b"WARC/1.1\r\nWARC-Type: response\r\n" + os.urandom(2000))[:300]
-    garbage = {"unknown_format": os.urandom(512), "invalid_warc": truncated, "missing_url": html_only}
+    # random bytes led by a NUL, so they are never sniffed as JSON ("{") or gzip: unknown_format
+    garbage = {"unknown_format": b"\x00" + os.urandom(511), "invalid_warc": truncated, "missing_url": html_only}
 
     publisher = Publisher(options, settings.topic)
     bad_futures = {}
