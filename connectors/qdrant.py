@@ -51,9 +51,13 @@ def meta_payload(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
 
 def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
                      vector: Any = None) -> StoredPair:
-    """A :class:`StoredPair` from a point's id, payload and (named) vector."""
-    payload = dict(payload or {})
-    payload.setdefault("id", pair_id_from_point(str(point)))
+    """A :class:`StoredPair` from a point's id, payload and (named) vector.
+
+    The pair id is the payload's ``id``; only a payload without one has it derived from the point id.
+    """
+    payload = payload or {}
+    if "id" not in payload:
+        payload = {**payload, "id": pair_id_from_point(str(point))}
     if isinstance(vector, Mapping):
         vector = vector.get(VECTOR_NAME)
     return StoredPair.from_payload(payload, vector=list(vector) if vector is not None else None)

@@ -38,7 +38,7 @@ from qdrant_edge import (
 )
 
 from webfaq_stream.exceptions import StoreError, StoreLockedError
-from webfaq_stream.ids import point_id
+from webfaq_stream.ids import pair_id_from_point, point_id
 from webfaq_stream.model import StoredPair
 
 from .qdrant import (
@@ -190,6 +190,29 @@ class EdgePairStore:
                 if flt is None and payload.get("origin") == META_ORIGIN:
                     continue
                 yield pair_from_record(record.id, payload, record.vector if with_vectors else None)
+            if offset is None or not records:
+                return
+
+    def scroll_payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+        """Every pair's payload, one page per engine call, in point-id order (= pair-id order).
+
+        For bulk readers (releases) that need no ``StoredPair`` objects: each payload is the dict
+        converted from Rust (the caller owns it), with ``id`` set; meta points skipped; no vectors.
+        """
+        offset = None
+        while True:
+            request = ScrollRequest(offset=offset, limit=batch_size, with_payload=True, with_vector=False)
+            records, offset = self._call("scroll", self.shard.scroll, request)
+            page = []
+            for record in records:
+                payload = record.payload  # converted from Rust on every access: read it once
+                if payload.get("origin") == META_ORIGIN:
+                    continue
+                if "id" not in payload:
+                    payload["id"] = pair_id_from_point(str(record.id))
+                page.append(payload)
+            if page:
+                yield page
             if offset is None or not records:
                 return
 

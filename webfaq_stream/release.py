@@ -52,12 +52,13 @@ from .release_layout import (
 )
 from .release_manifest import build_manifest, file_entries, read_manifest, write_manifest
 from .release_schedule import ReleaseScheduler
+from .release_scroll import payload_pages, read_ahead
 from .release_writer import DataWriter, DuckDBLoader, data_file_language, safe_language, write_bitexts
 from .settings import Settings
 
 __all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
 
-SCROLL_PAGE = 2_000
+SCROLL_PAGE = 10_000
 
 
 @dataclass(frozen=True)
@@ -97,8 +98,8 @@ class _OwnedStoreView:
         self._store = store
         self.checkpoint = store.get_meta(CHECKPOINT_KEY)
 
-    def scroll(self, batch_size: int = 1000) -> Iterator[StoredPair]:
-        return self._store.scroll(batch_size=batch_size, with_vectors=False)
+    def payload_pages(self, batch_size: int = SCROLL_PAGE) -> Iterator[list[dict[str, Any]]]:
+        return payload_pages(self._store, batch_size)
 
     def __enter__(self) -> Self:
         return self
@@ -134,19 +135,20 @@ def _model_info(store: PairStore, settings: Settings, model: Mapping[str, Any] |
     return info
 
 
-def _stream_data(view: Iterable[StoredPair], writer: DataWriter, total: int | None,
+def _stream_data(pages: Iterable[list[dict[str, Any]]], writer: DataWriter, total: int | None,
                  progress: bool) -> dict[str, StoredPair]:
+    """Write every page to ``writer``; returns the aligned pairs (the bitexts' input) by id."""
     aligned: dict[str, StoredPair] = {}
     with tqdm(total=total, unit="pair", desc="release data", file=sys.stderr, disable=not progress,
               mininterval=0.5, unit_scale=True) as bar:
-        for n, pair in enumerate(view, 1):
-            pair.language = safe_language(pair.language)
-            writer.add(pair)
-            if pair.aligned:
-                aligned[pair.id] = pair
-            if n % SCROLL_PAGE == 0:
-                bar.update(SCROLL_PAGE)
-        bar.update(writer.rows - bar.n)
+        for page in pages:
+            writer.add_page(page)
+            for payload in page:
+                if payload.get("aligned"):
+                    pair = StoredPair.from_payload(payload)
+                    pair.language = safe_language(pair.language)
+                    aligned[pair.id] = pair
+            bar.update(len(page))
     return aligned
 
 
@@ -176,7 +178,7 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
                 timings["cut_waited_s"] = view.waited_s
                 database = DuckDBLoader(temp_dir / "webfaq.duckdb")
                 writer = DataWriter(temp_dir, settings.release_part_rows, on_table=database.add_data)
-                aligned = _stream_data(view.scroll(batch_size=SCROLL_PAGE), writer, total, progress)
+                aligned = _stream_data(read_ahead(view.payload_pages(SCROLL_PAGE)), writer, total, progress)
                 data_files = writer.close()
             timings["data_s"] = time.monotonic() - started
             mark = time.monotonic()

@@ -27,6 +27,7 @@ from typing import Any, Self
 
 from .model import StoredPair
 from .ports import PairStore
+from .release_scroll import payload_pages
 
 CHECKPOINT_KEY = "checkpoint"
 
@@ -52,6 +53,14 @@ class PointInTimeView:
             if saved is not None:
                 yield saved
 
+    def payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
+        """Like ``scroll()``, as pages of payload dicts (``release_scroll.payload_pages``)."""
+        for page in payload_pages(self._gate.inner, batch_size):
+            with self._gate._lock:
+                before = self.pre_images
+                saved = {p["id"]: before[p["id"]] for p in page if p["id"] in before} if before else {}
+            yield _as_of_cut(page, saved) if saved else page
+
     def close(self) -> None:
         self._gate._end_view(self)
 
@@ -61,6 +70,18 @@ class PointInTimeView:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+def _as_of_cut(page: list[dict[str, Any]], saved: Mapping[str, StoredPair | None]) -> list[dict[str, Any]]:
+    """``page`` with the saved pre-images in place of later values; points made after the cut dropped."""
+    result = []
+    for payload in page:
+        before = saved.get(payload["id"], payload)
+        if before is payload:
+            result.append(payload)
+        elif before is not None:
+            result.append(before.payload())
+    return result
 
 
 class ReleaseGate:

@@ -1,9 +1,11 @@
 """Streaming Parquet writers for a release's ``data/`` and ``bitexts/`` files, and ``webfaq.duckdb``.
 
 Contract:
-- ``DataWriter.add(pair)`` takes pairs in ascending id order (``ReleaseError`` otherwise) and
-  appends them to ``data/<lang>-NNNNN.parquet`` parts of at most ``part_rows`` rows, buffering at
-  most ``ROW_GROUP_ROWS`` rows per language, so memory stays flat however large the store is.
+- ``DataWriter.add_page(payloads)`` takes pages of pair payloads in ascending id order
+  (``ReleaseError`` otherwise) and appends them to ``data/<lang>-NNNNN.parquet`` parts of at most
+  ``part_rows`` rows in row groups of ``ROW_GROUP_ROWS`` (the last of a part or file may be
+  shorter), whatever the page sizes; it buffers less than one row group per language, so memory
+  stays flat however large the store is.
   ``close()`` renames a language's only part to ``data/<lang>.parquet`` and returns rows per file.
 - ``write_bitexts`` writes one ``bitexts/<l1>-<l2>.parquet`` per language pair, rows as given.
 - Files are byte-identical for identical rows: fixed schema, compression, row-group size and
@@ -15,6 +17,8 @@ Contract:
 from __future__ import annotations
 
 import functools
+import itertools
+import operator
 import queue
 import re
 import threading
@@ -24,6 +28,7 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from .exceptions import ReleaseError
@@ -68,6 +73,10 @@ _WRITER_OPTIONS: dict[str, Any] = {
     "use_dictionary": ["origin", "language1", "language2"],
     "store_schema": False,
 }
+_PAYLOAD_ROW = pa.struct([*DATA_SCHEMA, pa.field("language", pa.string())])
+_DUCKDB_ZSTD_COLUMNS = frozenset({"url", "question", "answer", "title", "description",
+                                  "question1", "question2", "answer1", "answer2", "url1", "url2"})
+_DATA_COLUMNS = tuple((f.name, pa.types.is_floating(f.type)) for f in DATA_SCHEMA)
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{1,8})*$")
 _DATA_FILE_RE = re.compile(r"^data/([^/]+?)(?:-\d{5})?\.parquet$")
 
@@ -87,7 +96,7 @@ def data_file_language(relative_path: str) -> str | None:
 
 
 class _LanguageParts:
-    """The open part files of one language."""
+    """The open part files of one language; rows buffered as Arrow tables until a row group is full."""
 
     def __init__(self, data_dir: Path, language: str, part_rows: int,
                  on_table: Callable[[str, pa.Table], None] | None) -> None:
@@ -95,7 +104,8 @@ class _LanguageParts:
         self.language = language
         self.part_rows = part_rows
         self.on_table = on_table
-        self.buffer: list[Sequence[Any]] = []
+        self.pending: list[pa.Table] = []
+        self.pending_rows = 0
         self.part_index = 0
         self.part_written = 0
         self.writer: pq.ParquetWriter | None = None
@@ -104,26 +114,31 @@ class _LanguageParts:
     def part_path(self, index: int) -> Path:
         return self.data_dir / f"{self.language}-{index:05d}.parquet"
 
-    def add(self, row: Sequence[Any]) -> None:
-        self.buffer.append(row)
-        if len(self.buffer) >= ROW_GROUP_ROWS or self.part_written + len(self.buffer) >= self.part_rows:
-            self.flush()
+    def room(self) -> int:
+        """Rows of the next row group: a full one, or what is left of the current part."""
+        return min(ROW_GROUP_ROWS, self.part_rows - self.part_written)
 
-    def flush(self) -> None:
-        if not self.buffer:
-            return
+    def add(self, table: pa.Table) -> None:
+        self.pending.append(table)
+        self.pending_rows += table.num_rows
+        while self.pending_rows >= self.room():
+            self.write(self.room())
+
+    def write(self, rows: int) -> None:
+        """Write the first ``rows`` pending rows as one row group (layout independent of page sizes)."""
+        buffered = pa.concat_tables(self.pending).combine_chunks()
+        table = buffered.slice(0, rows)
+        self.pending = [buffered.slice(rows)] if rows < buffered.num_rows else []
+        self.pending_rows -= rows
         if self.writer is None:
             path = self.part_path(self.part_index)
             self.writer = pq.ParquetWriter(path, DATA_SCHEMA, **_WRITER_OPTIONS)
             self.files[path.name] = 0
-        columns = [pa.array(values, type=field.type) for values, field in zip(zip(*self.buffer), DATA_SCHEMA)]
-        table = pa.Table.from_arrays(columns, schema=DATA_SCHEMA)
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
         if self.on_table is not None:
             self.on_table(self.language, table)
-        self.files[self.part_path(self.part_index).name] += len(self.buffer)
-        self.part_written += len(self.buffer)
-        self.buffer = []
+        self.files[self.part_path(self.part_index).name] += rows
+        self.part_written += rows
         if self.part_written >= self.part_rows:
             self.writer.close()
             self.writer = None
@@ -131,7 +146,8 @@ class _LanguageParts:
             self.part_written = 0
 
     def close(self) -> dict[str, int]:
-        self.flush()
+        if self.pending_rows:
+            self.write(self.pending_rows)
         if self.writer is not None:
             self.writer.close()
             self.writer = None
@@ -144,7 +160,7 @@ class _LanguageParts:
 
 
 class DataWriter:
-    """Writes ``data/`` from pairs streamed in ascending id order (see module docstring)."""
+    """Writes ``data/`` from pages of pair payloads in ascending id order (see module docstring)."""
 
     def __init__(self, release_root: Path, part_rows: int,
                  on_table: Callable[[str, pa.Table], None] | None = None) -> None:
@@ -156,32 +172,80 @@ class DataWriter:
         self._last_id = ""
         self.rows = 0
 
-    def add(self, pair: StoredPair) -> str:
-        """Append one pair; returns the language file stem it went to."""
-        if pair.id <= self._last_id:
-            raise ReleaseError(f"pairs must arrive in ascending id order: {pair.id!r} after {self._last_id!r}")
-        self._last_id = pair.id
-        language = safe_language(pair.language)
-        parts = self._languages.get(language)
-        if parts is None:
-            parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows,
-                                                               self.on_table)
-        parts.add(data_row(pair))
-        self.rows += 1
-        return language
+    def add_page(self, payloads: Sequence[Mapping[str, Any]]) -> None:
+        """Append a page of pair payloads (``StoredPair.payload()`` keys), ids ascending across pages."""
+        if not payloads:
+            return
+        ids = [payload["id"] for payload in payloads]
+        if not all(isinstance(i, str) for i in ids) or not (
+                self._last_id < ids[0] and all(map(operator.lt, ids, itertools.islice(ids, 1, None)))):
+            raise ReleaseError(f"pairs must arrive in ascending id order (page of {len(ids)} after "
+                               f"{self._last_id!r})")
+        self._last_id = ids[-1]
+        for language, table in split_by_language(payload_rows(payloads)).items():
+            parts = self._languages.get(language)
+            if parts is None:
+                parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows,
+                                                                   self.on_table)
+            parts.add(table)
+        self.rows += len(payloads)
 
     def close(self) -> dict[str, dict[str, int]]:
         """Finish every file; returns ``{language: {file name: rows}}``."""
         return {language: parts.close() for language, parts in sorted(self._languages.items())}
 
 
+def data_columns(payloads: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """The ``DATA_SCHEMA`` columns of pair payloads: missing text becomes ``""``, a score that is
+    not a number ``None``."""
+    columns: list[list[Any]] = []
+    for name, is_float in _DATA_COLUMNS:
+        if is_float:
+            values = [payload.get(name) for payload in payloads]
+            columns.append([v if v.__class__ is float else _float_or_none(v) for v in values])
+        else:
+            columns.append([payload.get(name) or "" for payload in payloads])
+    return columns
+
+
+def payload_rows(payloads: Sequence[Mapping[str, Any]]) -> pa.StructArray:
+    """Pair payloads as an Arrow struct array of ``DATA_SCHEMA`` plus ``language``, in one C++ pass.
+
+    A page holding a value of an unexpected type is normalised column by column (``data_columns``);
+    a value that still does not fit is a ``ReleaseError``.
+    """
+    try:
+        return pa.array(payloads, type=_PAYLOAD_ROW)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    languages = [language if isinstance(language := payload.get("language"), str) else None
+                 for payload in payloads]
+    try:
+        arrays = [pa.array(values, type=field.type) for values, field in zip(data_columns(payloads), DATA_SCHEMA)]
+        return pa.StructArray.from_arrays([*arrays, pa.array(languages, type=pa.string())],
+                                          fields=list(_PAYLOAD_ROW))
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        raise ReleaseError(f"a stored pair has a malformed field: {exc}") from None
+
+
+def split_by_language(rows: pa.StructArray) -> dict[str, pa.Table]:
+    """``DATA_SCHEMA`` tables per file language (``safe_language``), rows in their given order;
+    missing text becomes ``""``."""
+    *columns, language = rows.flatten()
+    columns = [pc.fill_null(column, "") if pa.types.is_string(column.type) else column for column in columns]
+    table = pa.Table.from_arrays(columns, schema=DATA_SCHEMA)
+    encoded = pc.fill_null(language, "").dictionary_encode()
+    safe = [safe_language(value) for value in encoded.dictionary.to_pylist()]
+    if len(set(safe)) == 1:
+        return {safe[0]: table}
+    names = sorted(set(safe))
+    per_row = pc.take(pa.array([names.index(name) for name in safe], type=pa.int32()), encoded.indices)
+    return {name: table.filter(pc.equal(per_row, code)) for code, name in enumerate(names)}
+
+
 def data_row(pair: StoredPair) -> tuple[Any, ...]:
-    """The data columns of one pair, in ``DATA_SCHEMA`` order; missing text becomes ``""``."""
-    return (
-        pair.id, pair.origin or "", pair.url or "", pair.question or "", pair.answer or "",
-        pair.title or "", pair.description or "", _float_or_none(pair.language_score),
-        _float_or_none(pair.near_duplicate_similarity), pair.first_seen or "", pair.last_seen or "",
-    )
+    """The data columns of one pair, in ``DATA_SCHEMA`` order (as ``data_columns``)."""
+    return tuple(column[0] for column in data_columns([pair.payload()]))
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -223,8 +287,8 @@ class DuckDBLoader:
         self.path = path
         self._connection = duckdb.connect(str(path), config={"memory_limit": memory_limit,
                                                              "preserve_insertion_order": False})
-        data_columns = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in DATA_SCHEMA)
-        bitext_columns = ", ".join(f"{f.name} {_duck_type(f.type)}" for f in BITEXT_SCHEMA)
+        data_columns = ", ".join(_duck_column(f) for f in DATA_SCHEMA)
+        bitext_columns = ", ".join(_duck_column(f) for f in BITEXT_SCHEMA)
         self._connection.execute(f"CREATE TABLE data (language VARCHAR, {data_columns})")
         self._connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
         self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=queue_size)
@@ -276,5 +340,9 @@ class DuckDBLoader:
         self._connection.close()
 
 
-def _duck_type(arrow_type: pa.DataType) -> str:
-    return "DOUBLE" if pa.types.is_floating(arrow_type) else "VARCHAR"
+def _duck_column(field: pa.Field) -> str:
+    """A DuckDB column definition; long texts use zstd (half the CPU of DuckDB's default FSST and
+    dictionary compression on release data, and a smaller file)."""
+    if pa.types.is_floating(field.type):
+        return f"{field.name} DOUBLE"
+    return f"{field.name} VARCHAR" + (" USING COMPRESSION zstd" if field.name in _DUCKDB_ZSTD_COLUMNS else "")
