@@ -13,9 +13,8 @@ batch, in a thread (the CPU-bound work never runs on the event loop), :class:`Ba
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
    ``gate.batch()``, so a release sees whole batches only).
 
-Offsets after writes: Faust commits an offset only once its event is acked, and
-:class:`BatchRunner` holds each event (a reference) until its batch's step 4 returned, while the
-agent already buffers the next batch.
+Offsets after writes: Faust commits an offset only once its event is acked, and ``take_events``
+acks a batch's events only when the agent asks for the next batch, i.e. after step 4 returned.
 While the store fails (``StoreError``: unreachable, disk full), the batch is retried with capped
 exponential backoff (``retry_delay_s`` doubling up to ``retry_max_delay_s``) for as long as it
 takes: the worker stays alive, reports unhealthy (``/health`` 503) and commits nothing; once the
@@ -38,7 +37,6 @@ import os
 import sys
 import tempfile
 import time
-from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,8 +69,6 @@ STORE_RETRY_MAX_DELAY_S = 30.0
 STOP_GRACE_S = 30.0
 #: Messages per pipeline chunk; the extraction thread runs chunk k+1 while chunk k is embedded.
 EXTRACT_CHUNK = 8
-#: Batches the agent hands over before it waits for the oldest (one runs, one waits its turn).
-MAX_BATCHES_IN_FLIGHT = 2
 #: Seconds between the worker's broker contacts for /health when no batch arrives.
 BROKER_CHECK_S = 5.0
 
@@ -274,21 +270,14 @@ def _never_ack(events: Sequence[Any]) -> None:
         event.message.acked = True
 
 
-def _release(events: Sequence[Any]) -> None:
-    """Drop :class:`BatchRunner`'s hold on stored events: Faust may now commit their offsets."""
-    for event in events:
-        event.ack()
-
-
 class BatchRunner:
     """The agent's side: runs :class:`BatchProcessor` in one thread, guards the acks.
 
-    :meth:`handle` returns as soon as fewer than :data:`MAX_BATCHES_IN_FLIGHT` batches are
-    unstored, so Faust fills the next batch while the batch thread works on this one (Faust's
-    ``take_events`` buffers nothing while the agent body runs). The batches run one at a time, in
-    order. Each message is held (``Message.incref``) so that the ack ``take_events`` gives it when
-    ``handle`` returns does not commit it; :meth:`_complete` releases it (``Event.ack``) only once
-    its batch is stored, and marks it never-acked otherwise.
+    One batch at a time: ``take_events`` acks (and so lets Faust commit) a batch's events only
+    when :meth:`handle` returns, i.e. after :meth:`_complete` saw the batch stored. (Returning
+    early to overlap Faust's buffering with the batch, holding each message by ``incref`` until it
+    is stored, was tried: no gain beyond the shared machine's noise, and one unexplained stall in
+    ~15 bench runs; see bench/RESULTS.md.)
     """
 
     def __init__(self, processor: BatchProcessor, health: HealthState | None = None) -> None:
@@ -297,42 +286,25 @@ class BatchRunner:
         #: ``(topic, partition) -> end offset or None``; set by :func:`build_app` (consumer lag).
         self.end_offset: Any = None
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-batch")
-        self.in_flight: deque[asyncio.Future[None]] = deque()
 
     async def handle(self, events: Sequence[Any]) -> None:
-        for event in events:
-            event.message.incref()
         messages = [raw_message(event) for event in events]
         future = asyncio.get_running_loop().run_in_executor(self.executor, self.processor.process, messages)
-        task = asyncio.ensure_future(self._complete(events, messages, future))
-        self.in_flight.append(task)
-        task.add_done_callback(self.in_flight.remove)
-        try:
-            while len(self.in_flight) >= MAX_BATCHES_IN_FLIGHT:
-                await asyncio.shield(self.in_flight[0])
-        except asyncio.CancelledError:
-            # The app is stopping: let the batches in hand finish within the grace period.
-            stop = self.processor.stop
-            stop.request("worker stopping")
-            if self.in_flight:
-                await asyncio.wait(list(self.in_flight), timeout=min(stop.remaining_s(), stop.grace_s))
-            raise
+        await self._complete(events, messages, future)
 
     async def _complete(self, events: Sequence[Any], messages: list[RawMessage],
                         future: asyncio.Future[BatchOutcome]) -> None:
-        """Wait for one batch; release its messages for commit once stored (see the class doc)."""
+        """Wait for one batch; mark its events never-acked unless it was stored."""
         try:
             outcome: BatchOutcome = await asyncio.shield(future)
         except asyncio.CancelledError:
-            # The loop is stopping mid-batch: let the batch finish within the grace period.
+            # The app is stopping mid-batch: let the batch finish within the grace period.
             stop = self.processor.stop
             stop.request("worker stopping")
             await asyncio.wait([future], timeout=min(stop.remaining_s(), stop.grace_s))
             if not future.done() or future.cancelled() or future.exception() is not None:
                 _never_ack(events)
                 log.warning("stopping: batch of %d records abandoned, not committed", len(events))
-            else:
-                _release(events)
             raise
         except BatchAbandoned as exc:
             _never_ack(events)
@@ -343,7 +315,6 @@ class BatchRunner:
             log.critical("batch of %d records not stored, exiting without committing: %s", len(events), exc)
             logging.shutdown()
             os._exit(EXIT_STORE_FAILED)
-        _release(events)
         if self.health is not None:
             self.health.mark_broker_ok()
         result = outcome.result
