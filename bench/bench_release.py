@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import random
 import resource
 import statistics
@@ -197,6 +198,7 @@ def main() -> None:
     if not (store_dir / ".complete").exists():
         generate_store(store_dir, args.pairs)
     release_dir = OUT / f"releases-{args.pairs}"
+    load_before = os.getloadavg()
     runs = []
     for mode in ["plain"] * args.runs + ["gated"]:
         done = subprocess.run([sys.executable, __file__, "--child", mode, "--store", str(store_dir),
@@ -214,6 +216,8 @@ def main() -> None:
     first = plain[0]
     print(f"release of {first['pairs']:,} pairs in {first['languages']} languages, {first['bitexts']:,} bitexts, "
           f"{first['bytes'] / 1e6:,.0f} MB on disk")
+    print(f"  load average (1/5/15 min) {'/'.join(f'{x:.1f}' for x in load_before)} before, "
+          f"{'/'.join(f'{x:.1f}' for x in os.getloadavg())} after, on {os.cpu_count()} CPUs")
     listed = ", ".join(f"{r['seconds']:.1f}" for r in plain)
     print(f"  wall time  median {statistics.median(r['seconds'] for r in plain):.1f} s "
           f"(runs: {listed}; target < 60 s)")

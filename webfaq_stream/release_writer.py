@@ -283,7 +283,7 @@ class DuckDBLoader:
     ``close()`` abandons it (error paths). A DuckDB failure is raised as ``ReleaseError``.
     """
 
-    def __init__(self, path: Path, *, memory_limit: str = "512MB", queue_size: int = 8) -> None:
+    def __init__(self, path: Path, *, memory_limit: str = "256MB", queue_size: int = 4) -> None:
         self.path = path
         self._connection = duckdb.connect(str(path), config={"memory_limit": memory_limit,
                                                              "preserve_insertion_order": False})
