@@ -30,3 +30,9 @@ def test_every_command_is_documented() -> None:
     commands = next(a for a in parser._actions if a.dest == "command").choices
     missing = [name for name in commands if f"webfaq-stream {name}" not in README]
     assert not missing, f"README lacks {missing}"
+
+
+def test_documented_defaults_are_the_real_ones() -> None:
+    for name, field in Settings.model_fields.items():
+        default = "(unset)" if field.default is None else f"`{field.default}`"
+        assert f"| `{env_name(name)}` | {default} |" in README, f"README shows a stale default of {env_name(name)}"
