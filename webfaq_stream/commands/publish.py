@@ -29,7 +29,7 @@ class PublishResult:
 
 
 def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | None = None,
-                  compress: bool = True, progress: bool = True) -> PublishResult:
+                  compress: bool = False, progress: bool = True) -> PublishResult:
     """Create topics if missing, publish every record of ``paths``, wait for all acknowledgements.
 
     A record over the producer's size limit is reported on stderr, counted in ``skipped`` as
@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.partitions:
         overrides["partitions"] = args.partitions
     settings = load_settings(**overrides)
-    result = publish_files(settings, [Path(p) for p in args.paths], compress=not args.no_gzip,
+    result = publish_files(settings, [Path(p) for p in args.paths], compress=args.gzip,
                            progress=not args.quiet)
     print(json.dumps({"topic": result.topic, "messages": result.messages,
                       "warc_records": result.warc_records, "envelopes": result.envelopes,
@@ -85,6 +85,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--bootstrap", help="Kafka bootstrap servers (default: WEBFAQ_KAFKA_BOOTSTRAP)")
     parser.add_argument("--topic", help="crawl topic (default: WEBFAQ_TOPIC)")
     parser.add_argument("--partitions", type=int, help="partitions if the topic is created")
-    parser.add_argument("--no-gzip", action="store_true", help="send WARC records uncompressed")
+    parser.add_argument("--gzip", action="store_true",
+                        help="send each WARC record as a gzip member (default: plain records; the producer's "
+                             "lz4 batch compression is cheaper for the worker to read)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
