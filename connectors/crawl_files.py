@@ -24,14 +24,10 @@ from typing import BinaryIO, NamedTuple
 
 from webfaq_stream.ids import origin_of
 
-from .exceptions import WebFAQError
+from .exceptions import CrawlFileError
 
 WARC_HEADERS = [("content-type", b"application/warc")]
 JSON_HEADERS = [("content-type", b"application/json")]
-
-
-class CrawlFileError(WebFAQError):
-    """A crawl file cannot be read (missing, not WARC, not JSON lines, corrupt)."""
 
 
 class Page(NamedTuple):

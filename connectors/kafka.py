@@ -23,13 +23,9 @@ from typing import Any, Self
 
 from webfaq_stream.model import SourceRef
 
-from .exceptions import BrokerError
+from .exceptions import BrokerError, RecordTooLargeError
 
 Headers = list[tuple[str, bytes]]
-
-
-class RecordTooLargeError(BrokerError):
-    """One message is over the producer's size limit: refused before sending, nothing else fails."""
 
 
 def _admin(options: Mapping[str, Any]) -> Any:

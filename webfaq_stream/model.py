@@ -128,7 +128,7 @@ class StoredPair:
         return {name: getattr(self, name) for name in self.PAYLOAD_FIELDS}
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], vector: list[float] | None = None) -> "StoredPair":
+    def from_payload(cls, payload: dict[str, Any], vector: list[float] | None = None) -> StoredPair:
         """Rebuild from a Qdrant payload; unknown keys are ignored."""
         values = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
         values["aligned"] = dict(values.get("aligned") or {})

@@ -7,7 +7,8 @@ lets the domain stay free of connector imports.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator, Mapping, Protocol, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 from .model import StoredPair
 
