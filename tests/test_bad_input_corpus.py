@@ -18,18 +18,17 @@ from pathlib import Path
 import pytest
 from bad_inputs import report
 from bad_inputs.corpus import GENERATORS, HERE, MiB, cases, hundred_megabytes
+from bad_inputs.stream import stored_ids_and_stats
 
 from connectors.crawl_files import CrawlFileError, Page, read_messages, warc_response_bytes, write_warc_file
 from connectors.kafka import Publisher, RecordTooLargeError, consume_all, ensure_topics, wait_drained
 from webfaq_stream.commands.publish import publish_files
-from webfaq_stream.commands.release import open_release_store
 from webfaq_stream.exceptions import PageDropped, RecordError
 from webfaq_stream.ids import origin_of
 from webfaq_stream.langid import LanguageTagger
 from webfaq_stream.pipeline import Pipeline, RawMessage
 from webfaq_stream.records import decode_record
 from webfaq_stream.settings import load_settings
-from webfaq_stream.summary import STATS_KEY, IngestStats
 
 CASES = cases()
 #: Seconds one bad record may take through decoding and the pipeline (page budget is 2 s).
@@ -175,12 +174,7 @@ def test_the_corpus_through_the_worker_between_good_records(broker, sample_crawl
            for _key, _value, h, _p, _o in letters}
     assert got == expected_letters
 
-    store = open_release_store(settings)
-    try:
-        stored = {pair.id for pair in store.scroll()}
-        stats = IngestStats.from_meta(store.get_meta(STATS_KEY))
-    finally:
-        store.close()
+    stored, stats = stored_ids_and_stats(settings)
     assert stored == sample_crawl.expected_ids  # every good record processed, nothing from the bad ones
     assert stats.records == good_sent + len(sent)
     assert stats.dead_letters == dict(Counter(expected_letters.values()))

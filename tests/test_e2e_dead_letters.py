@@ -10,12 +10,12 @@ import signal
 import urllib.request
 from pathlib import Path
 
+from bad_inputs.stream import stored_ids_and_stats
+
 from connectors.crawl_files import warc_response_bytes
 from connectors.kafka import Publisher, consume_all, ensure_topics, wait_drained
-from webfaq_stream.commands.release import open_release_store
 from webfaq_stream.ids import origin_of
 from webfaq_stream.settings import load_settings
-from webfaq_stream.summary import STATS_KEY, IngestStats
 
 
 def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_processes, worker_env,
@@ -65,12 +65,7 @@ def test_garbage_goes_to_the_dead_letter_topic(broker, sample_crawl, worker_proc
         assert value == bad_futures[reason][0]  # the original bytes
     assert seen == bad_sources
 
-    store = open_release_store(settings)
-    try:
-        stored = {pair.id for pair in store.scroll()}
-        stats = IngestStats.from_meta(store.get_meta(STATS_KEY))
-    finally:
-        store.close()
+    stored, stats = stored_ids_and_stats(settings)
     assert stored == sample_crawl.expected_ids
     assert stats.records == len(good_pages) + 3
     assert stats.dead_letters == {"unknown_format": 1, "invalid_warc": 1, "missing_url": 1}

@@ -12,11 +12,17 @@ from pathlib import Path
 
 import pytest
 from bad_inputs import report
-from bad_inputs.stream import assert_same, batches_logged, publish, shared_reference, snapshot, wait_for
+from bad_inputs.stream import (
+    assert_same,
+    batches_logged,
+    publish_stream,
+    shared_reference,
+    snapshot,
+    wait_for,
+)
 
 from connectors.broker import EmbeddedBroker, free_port
-from connectors.kafka import committed_offsets, ensure_topics, is_drained, wait_drained
-from webfaq_stream.settings import load_settings
+from connectors.kafka import committed_offsets, is_drained, wait_drained
 
 BUCKET = "tansu"
 
@@ -50,11 +56,7 @@ def test_broker_restarts_mid_stream(s3_storage: str, sample_crawl, worker_proces
     broker.start()
     try:
         records, reference = shared_reference(sample_crawl)
-        settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
-                                 release_dir=tmp_path / "releases", partitions=2)
-        options = {"bootstrap_servers": broker.bootstrap}
-        ensure_topics(options, {settings.topic: 2, settings.dead_letter_topic: 1})
-        last_offsets = publish(options, settings.topic, records)
+        settings, options, last_offsets = publish_stream(broker.bootstrap, tmp_path, records, partitions=2)
         worker = worker_processes(WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap,
                                   WEBFAQ_STORE_DIR=str(settings.store_dir),
                                   WEBFAQ_RELEASE_DIR=str(settings.release_dir), WEBFAQ_BATCH_SIZE="8")

@@ -19,10 +19,9 @@ from pathlib import Path
 
 import pytest
 from bad_inputs import report
-from bad_inputs.stream import assert_same, publish, shared_reference, snapshot
+from bad_inputs.stream import assert_same, publish_stream, shared_reference, snapshot
 
-from connectors.kafka import committed_offsets, ensure_topics, is_drained, wait_drained
-from webfaq_stream.settings import load_settings
+from connectors.kafka import committed_offsets, is_drained, wait_drained
 
 #: Faster group joins than the suite's 6 s session: the kill loop restarts a worker many times.
 FAST_JOIN_ENV = {"WEBFAQ_KAFKA_SESSION_TIMEOUT_S": "3", "WEBFAQ_KAFKA_HEARTBEAT_INTERVAL_S": "1",
@@ -37,11 +36,7 @@ def run_kill_loop(*, broker, sample_crawl, worker_processes, tmp_path: Path, kil
                   seed: int, test_name: str) -> None:
     """Publish the stream, kill and restart the worker ``kills`` times, drain, compare, report."""
     records, reference = shared_reference(sample_crawl, sites=sites)
-    settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
-                             release_dir=tmp_path / "releases", partitions=3)
-    options = {"bootstrap_servers": broker.bootstrap}
-    ensure_topics(options, {settings.topic: 3, settings.dead_letter_topic: 1})
-    last_offsets = publish(options, settings.topic, records)
+    settings, options, last_offsets = publish_stream(broker.bootstrap, tmp_path, records, partitions=3)
     env = {"WEBFAQ_KAFKA_BOOTSTRAP": broker.bootstrap, "WEBFAQ_STORE_DIR": str(settings.store_dir),
            "WEBFAQ_RELEASE_DIR": str(settings.release_dir), **FAST_JOIN_ENV}
 

@@ -20,26 +20,21 @@ from bad_inputs import report
 from bad_inputs.stream import (
     assert_same,
     batches_logged,
-    publish,
+    publish_stream,
     shared_reference,
     snapshot,
     wait_for,
     worker_http,
 )
 
-from connectors.kafka import committed_offsets, ensure_topics, wait_drained
+from connectors.kafka import committed_offsets, wait_drained
 from connectors.store_faults import DISK_FULL, FAULT_FLAG_ENV, UNREACHABLE
-from webfaq_stream.settings import load_settings
 
 
 def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_processes, worker_env,
                                               tmp_path: Path) -> None:
     records, reference = shared_reference(sample_crawl)
-    settings = load_settings(kafka_bootstrap=broker.bootstrap, store_dir=tmp_path / "store",
-                             release_dir=tmp_path / "releases", partitions=2)
-    options = {"bootstrap_servers": broker.bootstrap}
-    ensure_topics(options, {settings.topic: 2, settings.dead_letter_topic: 1})
-    last_offsets = publish(options, settings.topic, records)
+    settings, options, last_offsets = publish_stream(broker.bootstrap, tmp_path, records, partitions=2)
     flag = tmp_path / "store-fault"
     worker = worker_processes(WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap, WEBFAQ_STORE_DIR=str(settings.store_dir),
                               WEBFAQ_RELEASE_DIR=str(settings.release_dir), WEBFAQ_BATCH_SIZE="8",

@@ -57,9 +57,6 @@ from .retrieval_splits import (
 
 log = logging.getLogger(__name__)
 TMP_PREFIX = ".tmp-negatives-"
-MINED_DIRS = ("retrieval", "hard_negatives")
-
-
 @dataclass(frozen=True)
 class NegativesResult:
     """What ``mine_release`` wrote: per-language split sizes and mining counts, and the new manifest."""

@@ -7,7 +7,7 @@ lets the domain stay free of connector imports.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from .model import StoredPair
@@ -84,9 +84,3 @@ class DeadLetterSink(Protocol):
     def send(self, value: bytes, key: bytes | None, reason: str, source: Any) -> None: ...
 
     def flush(self) -> None: ...
-
-
-class RecordSource(Protocol):
-    """Anything that yields raw messages (value, key, headers) for the pipeline."""
-
-    def __iter__(self) -> Iterator[tuple[bytes, bytes | None, Iterable[tuple[str, bytes]]]]: ...

@@ -268,3 +268,31 @@ def shared_reference(sample_crawl: Any, **stream_options: Any) -> tuple[list[Str
 def batches_logged(log_path: Path) -> int:
     """How many batches the worker whose log this is has stored so far."""
     return log_path.read_text(errors="replace").count(": batch ")
+
+
+def publish_stream(bootstrap: str, tmp_path: Path, records: Sequence[StreamRecord],
+                   partitions: int) -> tuple[Any, dict[str, Any], dict[int, int]]:
+    """Settings for a worker under ``tmp_path``, the topics created, ``records`` published.
+
+    Returns ``(settings, kafka options, last offset per partition)``.
+    """
+    from connectors.kafka import ensure_topics
+    from webfaq_stream.settings import load_settings
+
+    settings = load_settings(kafka_bootstrap=bootstrap, store_dir=tmp_path / "store",
+                             release_dir=tmp_path / "releases", partitions=partitions)
+    options = {"bootstrap_servers": bootstrap}
+    ensure_topics(options, {settings.topic: partitions, settings.dead_letter_topic: 1})
+    return settings, options, publish(options, settings.topic, records)
+
+
+def stored_ids_and_stats(settings: Any) -> tuple[set[str], Any]:
+    """The pair ids in the worker's store and its cumulative ``IngestStats`` (store opened, closed)."""
+    from webfaq_stream.commands.release import open_release_store
+    from webfaq_stream.summary import STATS_KEY, IngestStats
+
+    store = open_release_store(settings)
+    try:
+        return {pair.id for pair in store.scroll()}, IngestStats.from_meta(store.get_meta(STATS_KEY))
+    finally:
+        store.close()
