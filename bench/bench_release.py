@@ -7,7 +7,8 @@ Run ``make bench-release`` (or ``python bench/bench_release.py [--pairs N] [--ru
   in WebFAQ v2) and reused by later runs.
 - Each run is a fresh process that opens the store and writes a release (with the diff against the
   previous one, as a nightly run does); it reports wall time, CPU time, peak RSS (``VmHWM``) and peak private memory.
-- A last run releases through a ``ReleaseGate`` while a writer thread keeps applying batches
+- A last run releases, from a copy of the store (its writes must not change the store later runs
+  read), through a ``ReleaseGate`` while a writer thread keeps applying batches
   (updating ``last_seen`` of 64 pairs every 5 ms, as a worker re-seeing pages does) and reports
   how long the worker was paused by the cut and its batch latencies during the release.
 Prints the median of the runs. Targets: under 60 s and under 2 GB peak memory.
@@ -21,9 +22,11 @@ import math
 import os
 import random
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -108,6 +111,10 @@ def child_release(store_dir: Path, release_dir: Path, gated: bool) -> dict:
 
     sampler = _AnonSampler()
     sampler.start()
+    scratch = None
+    if gated:  # the writer thread changes the store: work on a copy, so later runs find it as generated
+        scratch = Path(tempfile.mkdtemp(prefix="bench-release-store-", dir=OUT))
+        store_dir = Path(shutil.copytree(store_dir, scratch / store_dir.name))
     store = open_pair_store(url=None, api_key=None, path=store_dir, collection="webfaq")
     store.open(DIM)
     settings = Settings(release_dir=release_dir, release_retention=2)
@@ -155,6 +162,8 @@ def child_release(store_dir: Path, release_dir: Path, gated: bool) -> dict:
         figures["bytes"] = sum(e["bytes"] for e in result.manifest["files"].values())
     finally:
         store.close()
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
     status = _memory_status()
     figures["peak_rss_mb"] = status["VmHWM"] / 1024
     figures["peak_private_mb"] = max(sampler.peak_anon_kb, status["RssAnon"]) / 1024

@@ -23,11 +23,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import combinations
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
-
-from .model import StoredPair
 
 SIMILARITY_DECIMALS = 6
 #: Origins with more pairs than this in a language are skipped by alignment (WebFAQ).
@@ -159,13 +157,32 @@ def align_origin(items: Iterable[AlignItem], threshold: float,
     return aligned
 
 
-def bitext_rows(pairs: Iterable[StoredPair]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+class BitextSide(Protocol):
+    """What a bitext row needs of a stored pair (a ``StoredPair`` has it, and so may a lighter record)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def origin(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def language(self) -> str: ...
+    @property
+    def question(self) -> str: ...
+    @property
+    def answer(self) -> str: ...
+    @property
+    def aligned(self) -> Mapping[str, Mapping[str, Any]]: ...
+
+
+def bitext_rows(pairs: Iterable[BitextSide]) -> dict[tuple[str, str], list[dict[str, Any]]]:
     """Bitext rows (DESIGN section 7 columns) from stored pairs' ``aligned`` payloads.
 
     Keys are ``(language1, language2)`` with ``language1 < language2``; a row is emitted only
     when both partners are present and name each other. Rows are sorted by origin, id1, id2.
     """
-    by_id: Mapping[str, StoredPair] = {pair.id: pair for pair in pairs}
+    by_id: Mapping[str, BitextSide] = {pair.id: pair for pair in pairs}
     out: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for pair in by_id.values():
         for language, link in (pair.aligned or {}).items():

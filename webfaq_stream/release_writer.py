@@ -10,8 +10,8 @@ Contract:
 - ``write_bitexts`` writes one ``bitexts/<l1>-<l2>.parquet`` per language pair, rows as given.
 - Files are byte-identical for identical rows: fixed schema, compression, row-group size and
   writer version, and no time or host in the metadata.
-- ``DuckDBLoader`` builds ``webfaq.duckdb`` with tables ``data`` (the data columns plus
-  ``language``) and ``bitexts`` while the data files are written (the same Arrow batches).
+- ``build_database`` builds ``webfaq.duckdb`` with tables ``data`` (the data columns plus
+  ``language``) and ``bitexts`` from the finished Parquet files.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from __future__ import annotations
 import functools
 import itertools
 import operator
-import queue
 import re
-import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +61,7 @@ BITEXT_SCHEMA = pa.schema([
     ("url2", pa.string()),
 ])
 
-ROW_GROUP_ROWS = 10_000
+ROW_GROUP_ROWS = 5_000
 _WRITER_OPTIONS: dict[str, Any] = {
     "compression": "zstd",
     "compression_level": 3,
@@ -98,12 +96,10 @@ def data_file_language(relative_path: str) -> str | None:
 class _LanguageParts:
     """The open part files of one language; rows buffered as Arrow tables until a row group is full."""
 
-    def __init__(self, data_dir: Path, language: str, part_rows: int,
-                 on_table: Callable[[str, pa.Table], None] | None) -> None:
+    def __init__(self, data_dir: Path, language: str, part_rows: int) -> None:
         self.data_dir = data_dir
         self.language = language
         self.part_rows = part_rows
-        self.on_table = on_table
         self.pending: list[pa.Table] = []
         self.pending_rows = 0
         self.part_index = 0
@@ -126,8 +122,9 @@ class _LanguageParts:
 
     def write(self, rows: int) -> None:
         """Write the first ``rows`` pending rows as one row group (layout independent of page sizes)."""
-        buffered = pa.concat_tables(self.pending).combine_chunks()
-        table = buffered.slice(0, rows)
+        buffered = pa.concat_tables(self.pending)  # chunks of the pages' own tables, no copy
+        table = buffered.slice(0, rows).combine_chunks()  # one contiguous row group: the same bytes whatever the pages
+        # The rest stays a slice of the last pages' tables (less than a page per language), not of a copy.
         self.pending = [buffered.slice(rows)] if rows < buffered.num_rows else []
         self.pending_rows -= rows
         if self.writer is None:
@@ -135,8 +132,6 @@ class _LanguageParts:
             self.writer = pq.ParquetWriter(path, DATA_SCHEMA, **_WRITER_OPTIONS)
             self.files[path.name] = 0
         self.writer.write_table(table, row_group_size=ROW_GROUP_ROWS)
-        if self.on_table is not None:
-            self.on_table(self.language, table)
         self.files[self.part_path(self.part_index).name] += rows
         self.part_written += rows
         if self.part_written >= self.part_rows:
@@ -162,12 +157,10 @@ class _LanguageParts:
 class DataWriter:
     """Writes ``data/`` from pages of pair payloads in ascending id order (see module docstring)."""
 
-    def __init__(self, release_root: Path, part_rows: int,
-                 on_table: Callable[[str, pa.Table], None] | None = None) -> None:
+    def __init__(self, release_root: Path, part_rows: int) -> None:
         self.data_dir = release_root / "data"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.part_rows = part_rows
-        self.on_table = on_table
         self._languages: dict[str, _LanguageParts] = {}
         self._last_id = ""
         self.rows = 0
@@ -185,8 +178,7 @@ class DataWriter:
         for language, table in split_by_language(payload_rows(payloads)).items():
             parts = self._languages.get(language)
             if parts is None:
-                parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows,
-                                                                   self.on_table)
+                parts = self._languages[language] = _LanguageParts(self.data_dir, language, self.part_rows)
             parts.add(table)
         self.rows += len(payloads)
 
@@ -273,71 +265,42 @@ def write_bitexts(release_root: Path,
     return files
 
 
-class DuckDBLoader:
-    """Fills ``webfaq.duckdb`` (tables ``data`` and ``bitexts``) in a background thread.
+def build_database(path: Path, data_files: Mapping[str, Sequence[Path]], bitext_files: Sequence[Path], *,
+                   memory_limit: str = "256MB") -> Path:
+    """Write ``webfaq.duckdb`` at ``path`` from a release's finished Parquet files; returns ``path``.
 
-    ``add_data(language, table)`` queues a batch of data rows (the ``DataWriter``'s ``on_table``);
-    DuckDB inserts it on its own thread (it releases the GIL), so the database is built while the
-    store is still being scrolled. The queue is bounded: memory stays flat. ``finish(bitext_files)``
-    loads the bitexts with ``INSERT ... SELECT * FROM read_parquet(...)``, checkpoints and closes;
-    ``close()`` abandons it (error paths). A DuckDB failure is raised as ``ReleaseError``.
+    Table ``data`` holds every data file's rows with a ``language`` column (``data_files`` maps a
+    language to its files), table ``bitexts`` every bitext file's rows. Built after the Parquet
+    files are written, by DuckDB's own Parquet reader (threads release the GIL, memory bounded by
+    ``memory_limit``): the tables hold exactly what the files hold. A DuckDB failure is a
+    ``ReleaseError``; the caller removes the half-written file with its temporary directory.
     """
-
-    def __init__(self, path: Path, *, memory_limit: str = "256MB", queue_size: int = 4) -> None:
-        self.path = path
-        self._connection = duckdb.connect(str(path), config={"memory_limit": memory_limit,
-                                                             "preserve_insertion_order": False})
+    try:
+        connection = duckdb.connect(str(path), config={"memory_limit": memory_limit,
+                                                       "preserve_insertion_order": False})
+    except duckdb.Error as exc:
+        raise ReleaseError(f"building {path.name} failed: {exc}") from None
+    try:
         data_columns = ", ".join(_duck_column(f) for f in DATA_SCHEMA)
         bitext_columns = ", ".join(_duck_column(f) for f in BITEXT_SCHEMA)
-        self._connection.execute(f"CREATE TABLE data (language VARCHAR, {data_columns})")
-        self._connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
-        self._queue: queue.Queue[tuple[str, pa.Table] | None] = queue.Queue(maxsize=queue_size)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="release-duckdb", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            if self._error is not None:
-                continue
-            language, batch = item
-            try:
-                self._connection.register("batch", batch)
-                self._connection.execute("INSERT INTO data SELECT ?::VARCHAR, * FROM batch", [language])
-                self._connection.unregister("batch")
-            except Exception as exc:  # noqa: BLE001 - re-raised by finish()
-                self._error = exc
-
-    def add_data(self, language: str, table: pa.Table) -> None:
-        if self._error is not None:
-            raise ReleaseError(f"building {self.path.name} failed: {self._error}")
-        self._queue.put((language, table))
-
-    def _stop(self) -> None:
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-
-    def finish(self, bitext_files: Iterable[Path]) -> Path:
-        """Wait for the queued data, load the bitexts, checkpoint and close; returns the path."""
-        self._stop()
-        try:
-            if self._error is not None:
-                raise ReleaseError(f"building {self.path.name} failed: {self._error}")
-            files = [str(p) for p in sorted(bitext_files)]
-            if files:
-                self._connection.execute("INSERT INTO bitexts SELECT * FROM read_parquet(?)", [files])
-            self._connection.execute("CHECKPOINT")
-        except duckdb.Error as exc:
-            raise ReleaseError(f"building {self.path.name} failed: {exc}") from None
-        finally:
-            self._connection.close()
-        return self.path
-
-    def close(self) -> None:
-        """Abandon the database (after a failure elsewhere); safe to call more than once."""
-        self._stop()
-        self._connection.close()
+        connection.execute(f"CREATE TABLE data (language VARCHAR, {data_columns})")
+        connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
+        languages = [(str(file), language) for language, files in sorted(data_files.items()) for file in files]
+        if languages:  # one statement over every file: DuckDB reads them in parallel
+            connection.execute("CREATE TEMP TABLE file_language (filename VARCHAR, language VARCHAR)")
+            connection.executemany("INSERT INTO file_language VALUES (?, ?)", languages)
+            names = ", ".join(f"p.{f.name}" for f in DATA_SCHEMA)
+            connection.execute(f"INSERT INTO data SELECT f.language, {names} FROM read_parquet(?, filename = true) p "
+                               "JOIN file_language f USING (filename)", [[name for name, _ in languages]])
+        if bitext_files:
+            connection.execute("INSERT INTO bitexts SELECT * FROM read_parquet(?)",
+                               [[str(f) for f in sorted(bitext_files)]])
+        connection.execute("CHECKPOINT")
+    except duckdb.Error as exc:
+        raise ReleaseError(f"building {path.name} failed: {exc}") from None
+    finally:
+        connection.close()
+    return path
 
 
 def _duck_column(field: pa.Field) -> str:
