@@ -7,6 +7,8 @@ fresh broker, it measures:
 1. **non-FAQ records/s**: real fixture pages with their FAQ markup removed (``FAQPage`` renamed
    ``WebPage``), as plain WARC response records published with Kafka lz4 compression, consumed
    (a) raw by aiokafka (the client library under Faust), group-less, from the start of the topic,
+   (a') by aiokafka in ``getmany`` batches of the worker's size, each through the worker's pipeline
+   in a thread (no Faust, no store: the best a worker of any design could do with this client),
    (b) by Faust alone (the worker's app and ``take_events`` loop doing nothing: the ceiling of a
    Faust worker) and (c) by the worker; rate = records / (last record stored - first in hand);
 2. **FAQ pages/s and pairs/s** through the worker: the same real pages, each with a JSON-LD
@@ -170,6 +172,41 @@ def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
     return asyncio.run(consume())
 
 
+def batch_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
+    """aiokafka ``getmany`` batches of the worker's size, each run through the worker's pipeline in a
+    thread: what a worker without Faust's per-message path could reach at best (no store, no
+    metrics, no dead letters, group-less); records/s from the first record in hand to the last processed."""
+    from aiokafka import AIOKafkaConsumer
+
+    from webfaq_stream.langid import LanguageTagger
+    from webfaq_stream.model import SourceRef
+    from webfaq_stream.pipeline import Pipeline, RawMessage
+    from webfaq_stream.settings import Settings
+
+    pipeline, batch_size = Pipeline(LanguageTagger()), Settings().batch_size
+
+    async def consume() -> float:
+        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False,
+                                    max_partition_fetch_bytes=WORKER_FETCH_BYTES)
+        await consumer.start()
+        loop = asyncio.get_running_loop()
+        try:
+            done, first = 0, None
+            while done < expected:
+                batches = await consumer.getmany(timeout_ms=1000, max_records=batch_size)
+                messages = [RawMessage(m.value, m.key, tuple(m.headers or ()), SourceRef(m.topic, m.partition, m.offset))
+                            for records in batches.values() for m in records]
+                if messages:
+                    first = first if first is not None else time.perf_counter()
+                    done += (await loop.run_in_executor(None, pipeline.run, messages)).records
+            return done / (time.perf_counter() - first)
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(consume())
+
+
 # --- the worker child -------------------------------------------------------------------------
 def peak_rss_kb() -> int:
     """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the parent's
@@ -298,6 +335,7 @@ def rate_of(batches: Sequence[dict[str, Any]], what: str = "records") -> float:
 class RunFigures:
     raw_consume: float = 0.0
     faust_alone: float = 0.0
+    batch_consume: float = 0.0
     worker_nonfaq: float = 0.0
     faq_pages: float = 0.0
     faq_pairs: float = 0.0
@@ -343,6 +381,7 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
         # 1. non-FAQ records: raw aiokafka, then the worker, on the same topic
         publish(boot, "nonfaq", nonfaq_records(pages, args.nonfaq))
         figures.raw_consume = raw_consume_rate(boot, "nonfaq", args.nonfaq)
+        figures.batch_consume = batch_consume_rate(boot, "nonfaq", args.nonfaq)
         bare = start_worker(tmp, "faust", boot, "nonfaq", f"faust-{run}", model, mode="--faust-child")
         try:
             figures.faust_alone = rate_of(bare.wait_records(args.nonfaq, WORKER_START_TIMEOUT_S))
@@ -453,9 +492,11 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
     rows: list[tuple[str, Callable[[RunFigures], float]]] = [
         ("non-FAQ records/s, raw aiokafka consume", lambda f: f.raw_consume),
         ("non-FAQ records/s, Faust alone (no work)", lambda f: f.faust_alone),
+        ("non-FAQ records/s, aiokafka batches + pipeline", lambda f: f.batch_consume),
         ("non-FAQ records/s, worker", lambda f: f.worker_nonfaq),
         ("  ratio worker / raw consume", lambda f: f.worker_nonfaq / f.raw_consume),
         ("  ratio Faust alone / raw consume", lambda f: f.faust_alone / f.raw_consume),
+        ("  ratio aiokafka batches + pipeline / raw", lambda f: f.batch_consume / f.raw_consume),
         ("  ratio worker / Faust alone", lambda f: f.worker_nonfaq / f.faust_alone),
         ("FAQ pages/s, worker", lambda f: f.faq_pages),
         ("pairs/s, worker", lambda f: f.faq_pairs),
