@@ -258,6 +258,8 @@ def faust_child(log_path: Path) -> int:
     settings = load_settings()
 
     class NoWork:
+        processor = None
+
         async def handle(self, events: Any) -> None:
             now = time.time()
             with log_path.open("a", encoding="utf-8") as out:

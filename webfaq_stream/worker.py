@@ -382,6 +382,15 @@ def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None 
         except Exception as exc:  # noqa: BLE001 - any failure means the broker is not usable
             runner.health.mark_broker_failed(exc)
 
+    async def forget_revoked(_app: Any, revoked: Any, **_: Any) -> None:
+        """Partitions taken away by a rebalance: drop their lag series (their new owner reports them)."""
+        metrics = getattr(runner.processor, "metrics", None)
+        if metrics is not None:
+            for tp in revoked:
+                metrics.forget_partition(tp.topic, tp.partition)
+
+    app.on_partitions_revoked.connect(forget_revoked)
+
     @app.agent(topic, name="crawl-records")
     async def crawl_records(stream: Any) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_timeout_s):
