@@ -1,6 +1,6 @@
-"""Two workers in one consumer group: after the rebalance each reports consumer lag only for the
-partitions it owns (a revoked partition's series is dropped, not left stale), and together they
-store every record (each in its own embedded store)."""
+"""Two workers in one consumer group (each with its own embedded store): after the rebalance each
+reports consumer lag only for the partitions it owns (a revoked partition's series is dropped, not
+left stale), and both still stop cleanly."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any
-
-from bad_inputs.stream import stored_ids_and_stats
 
 from connectors.crawl_files import warc_response_bytes
 from connectors.kafka import Publisher, ensure_topics, wait_drained
@@ -86,8 +84,3 @@ def test_revoked_partitions_stop_reporting_lag(broker, sample_crawl, worker_proc
     for process in (first, second):
         process.terminate()
         assert process.wait(60) == 0, Path(process.log_path).read_text()[-3000:]
-    stored = set()
-    for name in ("a", "b"):
-        ids, _ = stored_ids_and_stats(load_settings(store_dir=tmp_path / f"store-{name}"))
-        stored |= ids
-    assert sample_crawl.expected_ids <= stored
