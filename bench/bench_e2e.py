@@ -149,14 +149,18 @@ def publish(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]],
         publisher.flush()
 
 
-def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
-    """aiokafka alone: records/s from the first record in hand to the last, group-less."""
+def group_less_consumer(bootstrap: str, topic: str) -> Any:
+    """An aiokafka consumer reading ``topic`` from its start, without a group, with the worker's fetch size."""
     from aiokafka import AIOKafkaConsumer
 
+    return AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                            enable_auto_commit=False, max_partition_fetch_bytes=WORKER_FETCH_BYTES)
+
+
+def raw_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
+    """aiokafka alone: records/s from the first record in hand to the last, group-less."""
     async def consume() -> float:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    max_partition_fetch_bytes=WORKER_FETCH_BYTES)
+        consumer = group_less_consumer(bootstrap, topic)
         await consumer.start()
         try:
             got, first = 0, None
@@ -176,8 +180,6 @@ def batch_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
     """aiokafka ``getmany`` batches of the worker's size, each run through the worker's pipeline in a
     thread: what a worker without Faust's per-message path could reach at best (no store, no
     metrics, no dead letters, group-less); records/s from the first record in hand to the last processed."""
-    from aiokafka import AIOKafkaConsumer
-
     from webfaq_stream.langid import LanguageTagger
     from webfaq_stream.model import SourceRef
     from webfaq_stream.pipeline import Pipeline, RawMessage
@@ -186,9 +188,7 @@ def batch_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
     pipeline, batch_size = Pipeline(LanguageTagger()), Settings().batch_size
 
     async def consume() -> float:
-        consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                    auto_offset_reset="earliest", enable_auto_commit=False,
-                                    max_partition_fetch_bytes=WORKER_FETCH_BYTES)
+        consumer = group_less_consumer(bootstrap, topic)
         await consumer.start()
         loop = asyncio.get_running_loop()
         try:

@@ -138,17 +138,23 @@ def packaged_model_dir(name: str) -> Path | None:
     return Path(getter() if getter else module.MODEL_DIR)
 
 
-def _load_sentence_transformers(model: str) -> tuple[int, Callable[[list[str]], Any]]:
+def sentence_transformers_offline(what: str) -> Any:
+    """The ``sentence_transformers`` module, imported with the Hugging Face hub set offline (a model
+    is a local path or already cached); ``ModelError`` naming ``what`` when the 'st' extra is missing."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
-        from sentence_transformers import SentenceTransformer
+        import sentence_transformers
     except ImportError as exc:
-        raise ModelError("sentence-transformers models need the 'st' extra "
-                         "(pip install torch==2.13.0 'webfaq-stream[st]')") from exc
+        raise ModelError(f"{what} need the 'st' extra (pip install torch==2.13.0 'webfaq-stream[st]')") from exc
+    return sentence_transformers
+
+
+def _load_sentence_transformers(model: str) -> tuple[int, Callable[[list[str]], Any]]:
+    st = sentence_transformers_offline("sentence-transformers models")
     location = packaged_model_dir(model) or model
     try:
-        st_model = SentenceTransformer(str(location), device="cpu")
+        st_model = st.SentenceTransformer(str(location), device="cpu")
     except Exception as exc:  # hub unreachable, bad path, bad files
         raise ModelError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
     get_dim = getattr(st_model, "get_sentence_embedding_dimension", None)

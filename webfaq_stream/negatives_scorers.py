@@ -19,13 +19,12 @@ many candidate lists is encoded once. A scorer that cannot be loaded or run rais
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any, Protocol
 
 import numpy as np
 
-from .embed import load_embedder
+from .embed import load_embedder, sentence_transformers_offline
 from .exceptions import ModelError
 from .ports import Embedder
 
@@ -79,15 +78,9 @@ class CrossEncoderScorer:
     """A sentence-transformers ``CrossEncoder`` (imported lazily; CPU; offline)."""
 
     def __init__(self, name: str, model: str) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        st = sentence_transformers_offline("cross-encoder scorers")
         try:
-            from sentence_transformers import CrossEncoder
-        except ImportError as exc:
-            raise ModelError("cross-encoder scorers need the 'st' extra "
-                             "(pip install torch==2.13.0 'webfaq-stream[st]')") from exc
-        try:
-            self._model: Any = CrossEncoder(model, device="cpu")
+            self._model: Any = st.CrossEncoder(model, device="cpu")
         except Exception as exc:  # hub unreachable, bad path, not a cross-encoder
             raise ModelError(f"cannot load cross-encoder {model!r}: {exc}") from exc
         self.name = name

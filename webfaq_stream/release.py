@@ -155,7 +155,8 @@ def gc_paused() -> Iterator[None]:
 
 
 class AlignedPair(NamedTuple):
-    """An aligned pair as the bitexts need it: a tuple of the payload's own values (no copies)."""
+    """An aligned pair as the bitexts need it: a tuple of the payload's own values (the scroll's
+    payload dicts belong to the caller, so nothing is copied)."""
 
     id: str
     origin: str
@@ -169,7 +170,7 @@ class AlignedPair(NamedTuple):
     def from_payload(cls, payload: Mapping[str, Any]) -> AlignedPair:
         return cls(payload["id"], payload.get("origin") or "", payload.get("url") or "",
                    safe_language(payload.get("language")), payload.get("question") or "",
-                   payload.get("answer") or "", dict(payload.get("aligned") or {}))
+                   payload.get("answer") or "", payload.get("aligned") or {})
 
 
 def _stream_data(pages: Iterable[list[dict[str, Any]]], writer: DataWriter, total: int | None,

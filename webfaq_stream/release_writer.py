@@ -285,13 +285,13 @@ def build_database(path: Path, data_files: Mapping[str, Sequence[Path]], bitext_
         bitext_columns = ", ".join(_duck_column(f) for f in BITEXT_SCHEMA)
         connection.execute(f"CREATE TABLE data (language VARCHAR, {data_columns})")
         connection.execute(f"CREATE TABLE bitexts ({bitext_columns})")
-        languages = [(str(file), language) for language, files in sorted(data_files.items()) for file in files]
-        if languages:  # one statement over every file: DuckDB reads them in parallel
+        file_languages = [(str(file), language) for language, files in sorted(data_files.items()) for file in files]
+        if file_languages:  # one statement over every file: DuckDB reads them in parallel
             connection.execute("CREATE TEMP TABLE file_language (filename VARCHAR, language VARCHAR)")
-            connection.executemany("INSERT INTO file_language VALUES (?, ?)", languages)
+            connection.executemany("INSERT INTO file_language VALUES (?, ?)", file_languages)
             names = ", ".join(f"p.{f.name}" for f in DATA_SCHEMA)
             connection.execute(f"INSERT INTO data SELECT f.language, {names} FROM read_parquet(?, filename = true) p "
-                               "JOIN file_language f USING (filename)", [[name for name, _ in languages]])
+                               "JOIN file_language f USING (filename)", [[name for name, _ in file_languages]])
         if bitext_files:
             connection.execute("INSERT INTO bitexts SELECT * FROM read_parquet(?)",
                                [[str(f) for f in sorted(bitext_files)]])
