@@ -71,6 +71,10 @@ STOP_GRACE_S = 30.0
 EXTRACT_CHUNK = 8
 #: Seconds between the worker's broker contacts for /health when no batch arrives.
 BROKER_CHECK_S = 5.0
+#: Longest wait for Faust's consumer thread to stop (mode's default is 60 s). After a broker restart
+#: it can hang in aiokafka's stop for the whole wait; what it would still do (a last commit) only
+#: saves a replay, which the checkpoint and the idempotent store make harmless.
+CONSUMER_STOP_TIMEOUT_S = 10.0
 
 
 def utc_now() -> str:
@@ -344,8 +348,11 @@ def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None 
               datadir: Path | None = None) -> Any:
     """The Faust app: one agent on ``settings.topic`` calling ``runner.handle`` per batch."""
     import faust
+    from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 
     from .kafka_security import faust_broker_credentials, faust_broker_urls
+
+    AIOKafkaConsumerThread.shutdown_timeout = CONSUMER_STOP_TIMEOUT_S
 
     app = faust.App(
         settings.consumer_group,
