@@ -55,7 +55,7 @@ bench-negatives: $(CORE)
 	$(BIN)/python bench/bench_negatives.py
 
 lint: $(DEV)
-	$(BIN)/ruff check webfaq_stream connectors tests bench
+	$(BIN)/ruff check webfaq_stream tests bench
 
 clean:
 	rm -rf $(VENV) data .pytest_cache *.egg-info

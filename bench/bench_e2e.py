@@ -1,7 +1,7 @@
 """End-to-end speed of the worker against its ceilings: the broker client and the embedding model.
 
 Everything goes through the real embedded broker (Tansu) and the real worker (``webfaq-stream
-worker``'s code path, :func:`webfaq_stream.worker.run_worker`, in a child process). Per run, on a
+worker``'s code path, :func:`webfaq_stream.worker.app.run_worker`, in a child process). Per run, on a
 fresh broker, it measures:
 
 1. **non-FAQ records/s**: real fixture pages with their FAQ markup removed (``FAQPage`` renamed
@@ -111,8 +111,8 @@ def faq_html(page: FixturePage, copy: int) -> bytes:
 
 def warc_record(url: str, html: bytes) -> tuple[bytes, bytes]:
     """(key, value): a plain WARC response record keyed by origin."""
-    from connectors.crawl_files import Page, warc_response_bytes
-    from webfaq_stream.ids import origin_of
+    from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
+    from webfaq_stream.domain.ids import origin_of
 
     return origin_of(url).encode(), warc_response_bytes(Page(url, html), compress=False)
 
@@ -135,8 +135,8 @@ def faq_records(pages: Sequence[FixturePage], start: int, count: int) -> list[tu
 def publish(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]],
             rate: float | None = None) -> None:
     """Publish ``records`` (all at once, or ``rate`` per second, evenly spaced) and wait for acks."""
-    from connectors.crawl_files import WARC_HEADERS
-    from connectors.kafka import Publisher
+    from webfaq_stream.adapters.crawl_files import WARC_HEADERS
+    from webfaq_stream.adapters.kafka.client import Publisher
 
     with Publisher({"bootstrap_servers": bootstrap}, topic) as publisher:
         started = time.monotonic()
@@ -180,9 +180,9 @@ def batch_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
     """aiokafka ``getmany`` batches of the worker's size, each run through the worker's pipeline in a
     thread: what a worker without Faust's per-message path could reach at best (no store, no
     metrics, no dead letters, group-less); records/s from the first record in hand to the last processed."""
-    from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.model import SourceRef
-    from webfaq_stream.pipeline import Pipeline, RawMessage
+    from webfaq_stream.domain.langid import LanguageTagger
+    from webfaq_stream.domain.model import SourceRef
+    from webfaq_stream.domain.pipeline import Pipeline, RawMessage
     from webfaq_stream.settings import Settings
 
     pipeline, batch_size = Pipeline(LanguageTagger()), Settings().batch_size
@@ -221,8 +221,8 @@ def peak_rss_kb() -> int:
 
 def worker_child(log_path: Path) -> int:
     """Run the production worker, logging one JSON line per stored batch (see module docstring)."""
-    from webfaq_stream import worker
     from webfaq_stream.settings import load_settings
+    from webfaq_stream.worker import app as worker
 
     complete = worker.BatchRunner._complete
     process = worker.BatchProcessor.process
@@ -252,8 +252,8 @@ def worker_child(log_path: Path) -> int:
 def faust_child(log_path: Path) -> int:
     """Faust alone: the worker's app settings and ``take_events`` loop doing no work; logs batches
     as :func:`worker_child` does (records, in-hand and done times)."""
-    from webfaq_stream import worker
     from webfaq_stream.settings import load_settings
+    from webfaq_stream.worker import app as worker
 
     settings = load_settings()
 
@@ -362,8 +362,8 @@ def model_only_rate(embedder: Any, texts: Sequence[str], batch_pairs: Sequence[i
 
 def pair_texts(records: Sequence[tuple[bytes, bytes]]) -> list[str]:
     """The ``question answer`` texts the worker embeds for ``records`` (same pipeline, in order)."""
-    from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.pipeline import Pipeline, RawMessage
+    from webfaq_stream.domain.langid import LanguageTagger
+    from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 
     result = Pipeline(LanguageTagger()).run([RawMessage(value, key) for key, value in records])
     return [pair.embedding_text() for pair in result.pairs]
@@ -371,8 +371,8 @@ def pair_texts(records: Sequence[tuple[bytes, bytes]]) -> list[str]:
 
 def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argparse.Namespace,
             run: int) -> RunFigures:
-    from connectors.broker import EmbeddedBroker
-    from connectors.kafka import ensure_topics
+    from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
+    from webfaq_stream.adapters.kafka.client import ensure_topics
 
     figures = RunFigures()
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp_name, EmbeddedBroker() as broker:
@@ -442,7 +442,7 @@ def _head_batches(batches: Sequence[dict[str, Any]], records: int) -> int:
 def scaling(tmp: Path, boot: str, model: str, pages: Sequence[FixturePage], args: argparse.Namespace,
             run: int) -> dict[str, float]:
     """FAQ pages/s of one worker vs two in one group on a fresh four-partition topic each."""
-    from connectors.kafka import ensure_topics
+    from webfaq_stream.adapters.kafka.client import ensure_topics
 
     out: dict[str, float] = {}
     for workers in (1, 2):
@@ -489,7 +489,7 @@ def summary(values: Sequence[float]) -> str:
 
 
 def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> str:
-    from connectors.kafka import COMPRESSION
+    from webfaq_stream.adapters.kafka.client import COMPRESSION
 
     rows: list[tuple[str, Callable[[RunFigures], float]]] = [
         ("non-FAQ records/s, raw aiokafka consume", lambda f: f.raw_consume),
@@ -540,7 +540,7 @@ def main() -> int:
         return worker_child(args.worker_child)
     if args.faust_child:
         return faust_child(args.faust_child)
-    from webfaq_stream.embed import load_embedder
+    from webfaq_stream.embed.models import load_embedder
 
     pages = fixture_pages()
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:

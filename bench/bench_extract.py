@@ -24,9 +24,9 @@ from pathlib import Path
 
 import extruct
 
-from webfaq_stream.extract import extract_faq
-from webfaq_stream.extract_graph import faq_pairs
-from webfaq_stream.htmltext import html_to_text
+from webfaq_stream.extract.graph import faq_pairs
+from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.extract.text import html_to_text
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
 URL = "https://example.com/faq"

@@ -61,8 +61,8 @@ def _vector(rng: random.Random) -> list[float]:
 
 
 def make_pairs(texts: dict[str, tuple[list[str], list[str]]], per_language: int, seed: int, tag: str) -> list:
-    from webfaq_stream.ids import pair_id
-    from webfaq_stream.model import StoredPair
+    from webfaq_stream.domain.ids import pair_id
+    from webfaq_stream.domain.model import StoredPair
 
     rng = random.Random(seed)
     pairs = []
@@ -84,8 +84,8 @@ def make_pairs(texts: dict[str, tuple[list[str], list[str]]], per_language: int,
 
 
 def build(directory: Path, per_language: int) -> tuple[object, object, Path]:
-    from connectors.qdrant import open_pair_store
-    from webfaq_stream.release import write_release
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.release.build import write_release
     from webfaq_stream.settings import Settings
 
     shutil.rmtree(directory, ignore_errors=True)
@@ -103,8 +103,8 @@ def main() -> None:
     parser.add_argument("--scorer", default=None, help="scorer spec (default: the release's model)")
     args = parser.parse_args()
 
-    from webfaq_stream.negatives_release import mine_release
-    from webfaq_stream.release import write_release
+    from webfaq_stream.negatives.release import mine_release
+    from webfaq_stream.release.build import write_release
 
     store, settings, release = build(OUT / f"negatives-{args.pairs}", args.pairs)
     per_run: list[dict[str, float]] = []

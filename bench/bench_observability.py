@@ -14,10 +14,10 @@ import statistics
 import time
 import urllib.request
 
-from webfaq_stream.health import HealthState
-from webfaq_stream.logs import configure_logging
-from webfaq_stream.metrics import BatchStats, Metrics
-from webfaq_stream.web import serve_http
+from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.logs import configure_logging
+from webfaq_stream.worker.metrics import BatchStats, Metrics
+from webfaq_stream.worker.web import serve_http
 
 RUNS = 7
 

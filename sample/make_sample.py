@@ -21,7 +21,7 @@ import html
 import json
 from pathlib import Path
 
-from connectors.crawl_files import Page, write_warc_file
+from webfaq_stream.adapters.crawl_files import Page, write_warc_file
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_FIXTURES = REPO.parent / "shared" / "fixtures" / "faq-pages"

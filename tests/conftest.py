@@ -26,7 +26,7 @@ def fixture_pages() -> Path:
 @pytest.fixture()
 def broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:  # noqa: F821
     """A fresh embedded Tansu broker on a free loopback port, stopped after the test."""
-    from connectors.broker import EmbeddedBroker
+    from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
 
     embedded = EmbeddedBroker(log_path=tmp_path / "broker.log")
     embedded.start()
@@ -95,8 +95,8 @@ def sample_crawl(fixture_pages: Path) -> SampleCrawl:
     import csv
     import json
 
-    from webfaq_stream.clean import clean_pairs
-    from webfaq_stream.model import RawPair
+    from webfaq_stream.domain.clean import clean_pairs
+    from webfaq_stream.domain.model import RawPair
 
     sample = load_sample_module()
     raw: list[RawPair] = []

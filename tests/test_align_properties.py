@@ -9,7 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from webfaq_stream.align import (
+from webfaq_stream.domain.align import (
     BITEXT_COLUMNS,
     AlignItem,
     align_origin,
@@ -18,7 +18,7 @@ from webfaq_stream.align import (
     near_duplicate_similarities,
     normalize_rows,
 )
-from webfaq_stream.model import StoredPair
+from webfaq_stream.domain.model import StoredPair
 
 DIM = 6
 

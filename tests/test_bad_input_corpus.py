@@ -20,14 +20,26 @@ from bad_inputs import report
 from bad_inputs.corpus import GENERATORS, HERE, MiB, cases, hundred_megabytes
 from bad_inputs.stream import stored_ids_and_stats
 
-from connectors.crawl_files import CrawlFileError, Page, read_messages, warc_response_bytes, write_warc_file
-from connectors.kafka import Publisher, RecordTooLargeError, consume_all, ensure_topics, wait_drained
-from webfaq_stream.commands.publish import publish_files
-from webfaq_stream.exceptions import PageDropped, RecordError
-from webfaq_stream.ids import origin_of
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, RawMessage
-from webfaq_stream.records import decode_record
+from webfaq_stream.adapters.crawl_files import (
+    CrawlFileError,
+    Page,
+    read_messages,
+    warc_response_bytes,
+    write_warc_file,
+)
+from webfaq_stream.adapters.kafka.client import (
+    Publisher,
+    RecordTooLargeError,
+    consume_all,
+    ensure_topics,
+    wait_drained,
+)
+from webfaq_stream.cli.publish import publish_files
+from webfaq_stream.decode.records import decode_record
+from webfaq_stream.domain.ids import origin_of
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.errors import PageDropped, RecordError
 from webfaq_stream.settings import load_settings
 
 CASES = cases()
@@ -77,7 +89,7 @@ def test_each_bad_input_ends_with_its_reason(case, pipeline: Pipeline) -> None:
 
 def test_entities_are_never_expanded_or_resolved(pipeline: Pipeline) -> None:
     """Billion laughs and XXE: no 'lol' flood, no local file content in any extracted text."""
-    from webfaq_stream.extract import extract_faq
+    from webfaq_stream.extract.page import extract_faq
 
     for name in ("xml_billion_laughs_xhtml", "xml_external_entity_rdfa", "svg_entity_expansion_microdata"):
         value, headers = GENERATORS[name]()

@@ -18,8 +18,8 @@ from collections.abc import Iterator
 import pytest
 from bad_inputs.corpus import DATE, envelope, warc
 
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, RawMessage
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 
 
 @pytest.fixture()

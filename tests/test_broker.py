@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from connectors.broker import EmbeddedBroker, kafka_round_trip
-from connectors.exceptions import BrokerError
-from connectors.kafka import committed_offsets, ensure_topics, is_drained
+from webfaq_stream.adapters.kafka.broker import EmbeddedBroker, kafka_round_trip
+from webfaq_stream.adapters.kafka.client import committed_offsets, ensure_topics, is_drained
+from webfaq_stream.errors import BrokerError
 
 
 def _alive(pid: int) -> bool:
@@ -46,7 +46,7 @@ def test_stop_terminates_the_process(tmp_path: Path) -> None:
 
 
 def test_broker_dies_with_a_killed_parent(tmp_path: Path) -> None:
-    script = ("import sys, time; from connectors.broker import EmbeddedBroker; "
+    script = ("import sys, time; from webfaq_stream.adapters.kafka.broker import EmbeddedBroker; "
               "b = EmbeddedBroker().start(); print(b.pid, flush=True); time.sleep(60)")
     parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
                               cwd=Path(__file__).resolve().parents[1], text=True)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from webfaq_stream.cli import main
-from webfaq_stream.commands.calibrate import evaluate, iter_pages, page_urls, read_gold, score, tag_pages
-from webfaq_stream.embed import load_embedder
+from webfaq_stream.cli.calibrate import evaluate, iter_pages, page_urls, read_gold, score, tag_pages
+from webfaq_stream.cli.main import main
+from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.settings import Settings
 
 PAGES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from webfaq_stream import clean
-from webfaq_stream.clean import DROP_REASONS, clean_pairs
-from webfaq_stream.ids import pair_id
-from webfaq_stream.model import RawPair
+from webfaq_stream.domain import clean
+from webfaq_stream.domain.clean import DROP_REASONS, clean_pairs
+from webfaq_stream.domain.ids import pair_id
+from webfaq_stream.domain.model import RawPair
 
 Q = "How long does delivery take?"
 A = "Delivery takes three to five working days."

@@ -11,7 +11,7 @@ import tomllib
 
 import pytest
 
-from webfaq_stream.cli import main
+from webfaq_stream.cli.main import main
 from webfaq_stream.settings import ENV_PREFIX, load_settings
 
 SECRET = "sasl-secret-9f8e7d"

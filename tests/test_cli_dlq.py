@@ -9,11 +9,11 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
-from connectors.kafka import KafkaDeadLetterSink, Publisher, ensure_topics
-from connectors.kafka_inspect import read_topic
-from webfaq_stream.cli import main
-from webfaq_stream.kafka_security import kafka_client_kwargs
-from webfaq_stream.model import SourceRef
+from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, Publisher, ensure_topics
+from webfaq_stream.adapters.kafka.inspect import read_topic
+from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
+from webfaq_stream.cli.main import main
+from webfaq_stream.domain.model import SourceRef
 from webfaq_stream.settings import ENV_PREFIX, load_settings
 
 CRAWL, DLQ = "crawl-test", "crawl-test.dlq"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.cli import main
-from webfaq_stream.embed import load_embedder
-from webfaq_stream.indexer import PairIndexer
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, RawMessage
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.cli.main import main
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.settings import ENV_PREFIX
+from webfaq_stream.store.indexer import PairIndexer
 
 PAGES = {"eng": "indoorskydive.lu__faq_en.html", "deu": "indoorskydive.lu__faq_de.html",
          "fra": "indoorskydive.lu__faq_fr.html"}

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 import yaml
 
-from webfaq_stream.cli import build_parser
-from webfaq_stream.health import HealthState
-from webfaq_stream.metrics import Metrics
+from webfaq_stream.cli.main import build_parser
 from webfaq_stream.settings import ENV_PREFIX, Settings, load_settings
-from webfaq_stream.web import serve_http
+from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.metrics import Metrics
+from webfaq_stream.worker.web import serve_http
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 K8S = DEPLOY / "k8s"

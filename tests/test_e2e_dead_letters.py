@@ -12,9 +12,9 @@ from pathlib import Path
 
 from bad_inputs.stream import stored_ids_and_stats
 
-from connectors.crawl_files import warc_response_bytes
-from connectors.kafka import Publisher, consume_all, ensure_topics, wait_drained
-from webfaq_stream.ids import origin_of
+from webfaq_stream.adapters.crawl_files import warc_response_bytes
+from webfaq_stream.adapters.kafka.client import Publisher, consume_all, ensure_topics, wait_drained
+from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
 
 

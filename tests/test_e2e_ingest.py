@@ -10,9 +10,9 @@ from pathlib import Path
 
 import duckdb
 
-from connectors.crawl_files import write_warc_file
-from webfaq_stream.ingest import run_ingest
+from webfaq_stream.adapters.crawl_files import write_warc_file
 from webfaq_stream.settings import load_settings
+from webfaq_stream.worker.ingest import run_ingest
 
 REPO = Path(__file__).resolve().parents[1]
 

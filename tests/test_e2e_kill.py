@@ -6,13 +6,19 @@ import signal
 import time
 from pathlib import Path
 
-from connectors.crawl_files import Page, warc_response_bytes
-from connectors.kafka import Publisher, committed_offsets, ensure_topics, is_drained, wait_drained
-from webfaq_stream.commands.release import open_release_store
-from webfaq_stream.ids import origin_of
-from webfaq_stream.release_gate import CHECKPOINT_KEY
+from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
+from webfaq_stream.adapters.kafka.client import (
+    Publisher,
+    committed_offsets,
+    ensure_topics,
+    is_drained,
+    wait_drained,
+)
+from webfaq_stream.cli.release import open_release_store
+from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
-from webfaq_stream.summary import STATS_KEY, IngestStats
+from webfaq_stream.store.gate import CHECKPOINT_KEY
+from webfaq_stream.store.stats import STATS_KEY, IngestStats
 
 
 def test_sigkill_mid_stream_then_restart(broker, sample_crawl, worker_processes, worker_env,

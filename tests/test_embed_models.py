@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webfaq_stream.embed import MODEL_DEFAULTS, load_embedder
-from webfaq_stream.exceptions import ModelError
+from webfaq_stream.embed.models import MODEL_DEFAULTS, load_embedder
+from webfaq_stream.errors import ModelError
 
 TEXTS = ["How much does a flight cost? A flight costs 50 euros per person.",
          "Was kostet ein Flug? Ein Flug kostet 50 Euro pro Person.",

@@ -10,7 +10,7 @@ import pytest
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from webfaq_stream.cli import main
+from webfaq_stream.cli.main import main
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
 PAGE = FIXTURES / "indoorskydive.lu__faq_lb.html"

@@ -11,9 +11,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webfaq_stream.exceptions import PageDropped
-from webfaq_stream.extract import extract_faq, has_faq_marker
-from webfaq_stream.model import PageFAQ
+from webfaq_stream.domain.model import PageFAQ
+from webfaq_stream.errors import PageDropped
+from webfaq_stream.extract.page import extract_faq, has_faq_marker
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
 # one page per syntax: JSON-LD with @graph, microdata, RDFa Lite, JSON-LD with broken blocks

@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from webfaq_stream.extract import extract_faq
+from webfaq_stream.extract.page import extract_faq
 
 URL = "https://shop.example.org/help/faq"
 Q1 = "How long does delivery take within Germany?"

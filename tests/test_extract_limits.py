@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from webfaq_stream.exceptions import PageDropped
-from webfaq_stream.extract import extract_faq
+from webfaq_stream.errors import PageDropped
+from webfaq_stream.extract.page import extract_faq
 
 BUDGET_S = 2.0
 URL = "https://example.com/faq"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from webfaq_stream.extract import extract_faq, has_faq_marker
-from webfaq_stream.htmltext import html_to_text
+from webfaq_stream.extract.page import extract_faq, has_faq_marker
+from webfaq_stream.extract.text import html_to_text
 
 URL = "https://example.com/faq"
 Q1, A1 = "What does the first question ask?", "The first answer says something long enough."

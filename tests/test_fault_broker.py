@@ -21,8 +21,8 @@ from bad_inputs.stream import (
     wait_for,
 )
 
-from connectors.broker import EmbeddedBroker, free_port
-from connectors.kafka import committed_offsets, is_drained, wait_drained
+from webfaq_stream.adapters.kafka.broker import EmbeddedBroker, free_port
+from webfaq_stream.adapters.kafka.client import committed_offsets, is_drained, wait_drained
 
 BUCKET = "tansu"
 

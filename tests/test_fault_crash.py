@@ -21,7 +21,7 @@ import pytest
 from bad_inputs import report
 from bad_inputs.stream import assert_same, publish_stream, shared_reference, snapshot
 
-from connectors.kafka import committed_offsets, is_drained, wait_drained
+from webfaq_stream.adapters.kafka.client import committed_offsets, is_drained, wait_drained
 
 #: Faster group joins than the suite's 6 s session: the kill loop restarts a worker many times.
 FAST_JOIN_ENV = {"WEBFAQ_KAFKA_SESSION_TIMEOUT_S": "3", "WEBFAQ_KAFKA_HEARTBEAT_INTERVAL_S": "1",

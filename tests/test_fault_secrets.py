@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.logs import configure_logging
-from webfaq_stream.model import StoredPair
-from webfaq_stream.release import write_release
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.domain.model import StoredPair
+from webfaq_stream.release.build import write_release
 from webfaq_stream.settings import Settings, load_settings, secret_values
+from webfaq_stream.worker.logs import configure_logging
 
 SASL_PASSWORD = "sasl-pass-7f3e9c"
 API_KEY = "qdrant-key-51ab0d"

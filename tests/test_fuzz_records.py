@@ -22,11 +22,11 @@ from bad_inputs.corpus import DATE, URL, envelope, faq_jsonld, page_html, warc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webfaq_stream.exceptions import PageDropped, RecordError
-from webfaq_stream.extract import extract_faq
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, RawMessage
-from webfaq_stream.records import decode_record
+from webfaq_stream.decode.records import decode_record
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.extract.page import extract_faq
 
 EXAMPLES = int(os.environ.get("WEBFAQ_FUZZ_EXAMPLES", "300"))
 LONG_EXAMPLES = EXAMPLES * 20

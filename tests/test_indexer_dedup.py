@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from connectors.qdrant_edge import EdgePairStore
-from webfaq_stream.align import normalize_rows
-from webfaq_stream.ids import pair_id
-from webfaq_stream.indexer import IndexInputError, PairIndexer
-from webfaq_stream.model import TaggedPair
+from webfaq_stream.adapters.qdrant.edge import EdgePairStore
+from webfaq_stream.domain.align import normalize_rows
+from webfaq_stream.domain.ids import pair_id
+from webfaq_stream.domain.model import TaggedPair
+from webfaq_stream.store.indexer import IndexInputError, PairIndexer
 
 DIM = 4
 

@@ -17,11 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_align_properties import CENTERS, DIM, Item, brute_alignment, brute_near_duplicates
 
-from connectors.qdrant_edge import EdgePairStore
-from webfaq_stream.align import bitext_rows, normalize_rows
-from webfaq_stream.ids import pair_id
-from webfaq_stream.indexer import PairIndexer, representative_key
-from webfaq_stream.model import StoredPair, TaggedPair
+from webfaq_stream.adapters.qdrant.edge import EdgePairStore
+from webfaq_stream.domain.align import bitext_rows, normalize_rows
+from webfaq_stream.domain.ids import pair_id
+from webfaq_stream.domain.model import StoredPair, TaggedPair
+from webfaq_stream.store.indexer import PairIndexer, representative_key
 
 ORIGINS = ["https://a.example", "https://b.example"]
 LANGUAGES = ["deu", "eng", "fra"]

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from webfaq_stream.clean import clean_pairs
-from webfaq_stream.exceptions import ModelError
-from webfaq_stream.extract import extract_faq
-from webfaq_stream.langid import LanguageTagger, decide, default_model_path, load_model, url_hints
+from webfaq_stream.domain.clean import clean_pairs
+from webfaq_stream.domain.langid import LanguageTagger, decide, default_model_path, load_model, url_hints
+from webfaq_stream.errors import ModelError
+from webfaq_stream.extract.page import extract_faq
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
 

@@ -1,37 +1,88 @@
-"""The boundaries of DESIGN section 2: pure steps never import connectors; connectors never import the app."""
+"""The package's rooms and their boundaries (docs/architecture.md).
+
+- Only the package's face (``__init__``), ``settings``, ``errors``, ``ports`` and ``testing`` live
+  directly under ``webfaq_stream/``; everything else is in a sub-package per stage of the flow.
+- The pure rooms (``domain``, ``decode``, ``extract``) import no adapter, no application room and no
+  third-party I/O client.
+- Adapters import only the domain's value types and ids, the ports, settings and errors (and each
+  other), never an application room (worker, store, release, negatives, embed, cli).
+- There is no top-level ``connectors`` package any more.
+"""
 
 from __future__ import annotations
 
 import ast
+import importlib.util
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-APP_MODULES = {"worker", "ingest", "cli", "release", "summary"}  # modules that wire steps to connectors
-CONNECTOR_MAY_IMPORT = {"exceptions", "model", "ports", "ids", "settings", "kafka_security"}
+PACKAGE = ROOT / "webfaq_stream"
+FACE = {"__init__", "settings", "errors", "ports", "testing"}
+ROOMS = {"domain", "decode", "extract", "embed", "store", "release", "negatives", "worker", "adapters", "cli"}
+PURE_ROOMS = {"domain", "decode", "extract"}
+PURE_MAY_IMPORT = {"domain", "decode", "extract", "errors"}
+ADAPTERS_MAY_IMPORT = {"adapters", "domain", "errors", "ports", "settings", "testing"}
+IO_CLIENTS = {"kafka", "aiokafka", "faust", "qdrant_client", "qdrant_edge", "duckdb", "requests", "socket"}
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts.pop()
+    return ".".join(parts)
 
 
 def imported_modules(path: Path) -> set[str]:
+    """Absolute names of every module ``path`` imports (relative imports resolved)."""
+    this = module_name(path).split(".")
+    package = this if path.name == "__init__.py" else this[:-1]
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):
             names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            prefix = "webfaq_stream." if node.level and path.parent.name == "webfaq_stream" else ""
-            names.add(prefix + node.module if node.level else node.module)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package[: len(package) - (node.level - 1)]
+                names.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                names.add(node.module)
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "webfaq_stream").glob("*.py")), ids=lambda p: p.stem)
-def test_domain_modules_do_not_import_connectors(path: Path) -> None:
-    if path.stem in APP_MODULES:
-        return
-    assert not {m for m in imported_modules(path) if m.split(".")[0] == "connectors"}
+def room_of(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if parts[0] == "webfaq_stream" and len(parts) > 1 else None
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "connectors").glob("*.py")), ids=lambda p: p.stem)
-def test_connectors_do_not_import_the_app(path: Path) -> None:
-    app = {m for m in imported_modules(path)
-           if m.startswith("webfaq_stream.") and m.split(".")[1] not in CONNECTOR_MAY_IMPORT}
-    assert not app, f"{path.name} imports {app}"
+MODULES = sorted(PACKAGE.rglob("*.py"))
+
+
+def test_only_the_face_lives_at_the_top() -> None:
+    top = {path.stem for path in PACKAGE.glob("*.py")}
+    assert top <= FACE, f"modules outside a sub-package: {sorted(top - FACE)}"
+    rooms = {path.name for path in PACKAGE.iterdir() if path.is_dir() and (path / "__init__.py").exists()}
+    assert rooms == ROOMS
+
+
+def test_there_is_no_connectors_package() -> None:
+    assert not (ROOT / "connectors").exists()
+    assert importlib.util.find_spec("connectors") is None
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if room_of(module_name(p)) in PURE_ROOMS],
+                         ids=lambda p: module_name(p))
+def test_pure_rooms_import_no_adapter_and_no_io(path: Path) -> None:
+    imported = imported_modules(path)
+    rooms = {room_of(m) for m in imported if room_of(m)}
+    assert rooms <= PURE_MAY_IMPORT, f"{module_name(path)} imports rooms {sorted(rooms - PURE_MAY_IMPORT)}"
+    clients = {m.split(".")[0] for m in imported} & IO_CLIENTS
+    assert not clients, f"{module_name(path)} imports I/O clients {sorted(clients)}"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if room_of(module_name(p)) == "adapters"],
+                         ids=lambda p: module_name(p))
+def test_adapters_import_no_application_room(path: Path) -> None:
+    rooms = {room_of(m) for m in imported_modules(path) if room_of(m)}
+    assert rooms <= ADAPTERS_MAY_IMPORT, f"{module_name(path)} imports {sorted(rooms - ADAPTERS_MAY_IMPORT)}"

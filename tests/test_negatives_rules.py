@@ -11,16 +11,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_release_support import fixture_pairs
 
-from webfaq_stream.embed import packaged_model_dir
-from webfaq_stream.exceptions import ModelError
-from webfaq_stream.negatives import (
+from webfaq_stream.embed.models import packaged_model_dir
+from webfaq_stream.errors import ModelError
+from webfaq_stream.negatives.mining import (
     MiningParams,
     NearDuplicateCheck,
     false_negative_reason,
     mine_language,
 )
-from webfaq_stream.negatives_scorers import load_scorer
-from webfaq_stream.retrieval_splits import RetrievalPair, origin_hash, split_by_origin
+from webfaq_stream.negatives.scorers import load_scorer
+from webfaq_stream.negatives.splits import RetrievalPair, origin_hash, split_by_origin
 
 
 def english_pairs() -> list[RetrievalPair]:

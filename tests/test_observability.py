@@ -12,11 +12,11 @@ import urllib.request
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from webfaq_stream.exceptions import ConfigurationError, StoreError
-from webfaq_stream.health import HealthState
-from webfaq_stream.logs import MASK, configure_logging
-from webfaq_stream.metrics import BatchStats, Metrics
-from webfaq_stream.web import serve_http
+from webfaq_stream.errors import ConfigurationError, StoreError
+from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.logs import MASK, configure_logging
+from webfaq_stream.worker.metrics import BatchStats, Metrics
+from webfaq_stream.worker.web import serve_http
 
 
 def _get(url: str) -> tuple[int, bytes]:

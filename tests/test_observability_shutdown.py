@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 
-from webfaq_stream.health import HealthState
-from webfaq_stream.shutdown import BatchAbandoned, GracefulStop
+from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
 CONSUMER = textwrap.dedent("""
     import json, os, sys, time
     from pathlib import Path
-    from webfaq_stream.shutdown import BatchAbandoned, GracefulStop
+    from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
     work, total, batch_size, per_record_s, grace_s = Path(sys.argv[1]), *map(float, sys.argv[2:6])
     store, commit = work / "store.jsonl", work / "committed"

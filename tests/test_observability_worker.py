@@ -11,14 +11,14 @@ from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from connectors.broker import free_port
-from connectors.crawl_files import warc_response_bytes
-from connectors.kafka import Publisher, committed_offsets, ensure_topics, wait_drained
-from webfaq_stream.commands.search import open_configured_store
-from webfaq_stream.embed import load_embedder
-from webfaq_stream.ids import origin_of
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, RawMessage
+from webfaq_stream.adapters.crawl_files import warc_response_bytes
+from webfaq_stream.adapters.kafka.broker import free_port
+from webfaq_stream.adapters.kafka.client import Publisher, committed_offsets, ensure_topics, wait_drained
+from webfaq_stream.cli.search import open_configured_store
+from webfaq_stream.domain.ids import origin_of
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.settings import load_settings
 
 

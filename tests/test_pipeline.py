@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from connectors.crawl_files import Page, warc_response_bytes
-from webfaq_stream.clean import clean_pairs
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.model import RawPair, SourceRef
-from webfaq_stream.pipeline import Pipeline, RawMessage, messages_from
+from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
+from webfaq_stream.domain.clean import clean_pairs
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.model import RawPair, SourceRef
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage, messages_from
 
 WCXB = "Murrough-Foley/web-content-extraction-benchmark"
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from connectors.broker import EmbeddedBroker
-from connectors.crawl_files import Page, write_warc_file
-from connectors.kafka import consume_all
-from webfaq_stream.commands.publish import publish_files
-from webfaq_stream.ids import origin_of
-from webfaq_stream.kafka_security import kafka_client_kwargs
-from webfaq_stream.records import decode_record
+from webfaq_stream.adapters.crawl_files import Page, write_warc_file
+from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
+from webfaq_stream.adapters.kafka.client import consume_all
+from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
+from webfaq_stream.cli.publish import publish_files
+from webfaq_stream.decode.records import decode_record
+from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
 
 PAGES = {

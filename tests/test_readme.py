@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from webfaq_stream.cli import build_parser
+from webfaq_stream.cli.main import build_parser
 from webfaq_stream.settings import Settings, env_name
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.crawl_files import Page, warc_response_bytes
-from webfaq_stream.exceptions import PageDropped, RecordError
-from webfaq_stream.records import decode_record, iso_utc
+from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
+from webfaq_stream.decode.records import decode_record, iso_utc
+from webfaq_stream.errors import PageDropped, RecordError
 
 PAGE = "mailchimp.com__features-email.html"
 URL = "https://Mailchimp.com:443/features/email/"

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connectors.crawl_files import Page, warc_response_bytes
-from webfaq_stream.exceptions import PageDropped, RecordError
-from webfaq_stream.records import decode_plain_warc, decode_record, decode_warc_with_warcio
+from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
+from webfaq_stream.decode.records import decode_plain_warc, decode_record, decode_warc_with_warcio
+from webfaq_stream.errors import PageDropped, RecordError
 
 MAX_BYTES = 1 << 20
 

@@ -12,9 +12,9 @@ import duckdb
 import pyarrow.parquet as pq
 from test_release_support import fixture_pairs, make_pair, open_store
 
-from webfaq_stream.align import bitext_rows
-from webfaq_stream.release import ReleaseGate, write_release
-from webfaq_stream.release_writer import DATA_SCHEMA, data_row
+from webfaq_stream.domain.align import bitext_rows
+from webfaq_stream.release.build import ReleaseGate, write_release
+from webfaq_stream.release.writer import DATA_SCHEMA, data_row
 from webfaq_stream.settings import Settings
 
 PRELOAD_ROUNDS = 12  # the fixture pairs, re-worded, so that the release takes a while to scroll

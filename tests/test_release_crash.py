@@ -12,17 +12,17 @@ from pathlib import Path
 
 from test_release_support import fixture_pairs, make_pair, open_store
 
-from webfaq_stream.release import write_release
-from webfaq_stream.release_layout import LEASE_NAME, list_releases
-from webfaq_stream.release_manifest import verify_files
+from webfaq_stream.release.build import write_release
+from webfaq_stream.release.layout import LEASE_NAME, list_releases
+from webfaq_stream.release.manifest import verify_files
 from webfaq_stream.settings import Settings
 
 REPO = Path(__file__).resolve().parents[1]
 CHILD = """
 import sys
 from pathlib import Path
-from connectors.qdrant import open_pair_store
-from webfaq_stream.release import write_release
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.release.build import write_release
 from webfaq_stream.settings import Settings
 store = open_pair_store(url=None, api_key=None, path=Path(sys.argv[1]), collection="webfaq")
 store.open(8)

@@ -12,12 +12,12 @@ import pyarrow.parquet as pq
 import pytest
 from test_release_support import fixture_pairs, make_pair, open_store
 
-from webfaq_stream.cli import main as cli_main
-from webfaq_stream.exceptions import ReleaseError
-from webfaq_stream.release import summary_table, write_release
-from webfaq_stream.release_layout import ReleaseLock, list_releases
-from webfaq_stream.release_manifest import verify_files
-from webfaq_stream.release_writer import DATA_SCHEMA, data_file_language
+from webfaq_stream.cli.main import main as cli_main
+from webfaq_stream.errors import ReleaseError
+from webfaq_stream.release.build import summary_table, write_release
+from webfaq_stream.release.layout import ReleaseLock, list_releases
+from webfaq_stream.release.manifest import verify_files
+from webfaq_stream.release.writer import DATA_SCHEMA, data_file_language
 from webfaq_stream.settings import Settings
 
 CHECKPOINT = {"offsets": {"webfaq.crawl:0": 120, "webfaq.crawl:1": 77}, "time": "2026-11-20T10:00:05Z",

@@ -12,11 +12,11 @@ import pyarrow.parquet as pq
 import pytest
 from test_release_support import fixture_pairs, make_pair, open_store
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.exceptions import ReleaseError
-from webfaq_stream.release_gate import ReleaseGate
-from webfaq_stream.release_scroll import payload_pages, read_ahead
-from webfaq_stream.release_writer import DataWriter, data_row
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.errors import ReleaseError
+from webfaq_stream.release.scroll import payload_pages, read_ahead
+from webfaq_stream.release.writer import DataWriter, data_row
+from webfaq_stream.store.gate import ReleaseGate
 
 
 @pytest.fixture()

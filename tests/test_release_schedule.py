@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from test_release_support import fixture_pairs, open_store
 
-from webfaq_stream.exceptions import ConfigurationError, ReleaseError
-from webfaq_stream.release import ReleaseGate, ReleaseResult, scheduled_releases, write_release
-from webfaq_stream.release_layout import list_releases, release_time
-from webfaq_stream.release_schedule import (
+from webfaq_stream.errors import ConfigurationError, ReleaseError
+from webfaq_stream.release.build import ReleaseGate, ReleaseResult, scheduled_releases, write_release
+from webfaq_stream.release.layout import list_releases, release_time
+from webfaq_stream.release.schedule import (
     ReleaseScheduler,
     next_release_time,
     pending_requests,

@@ -5,7 +5,7 @@
 origins, ISO 639-3 languages, one point per id (the URL that sorts first wins), and the
 indoorskydive.lu FAQ (translated question by question) aligned en/de/fr by position. Vectors are
 unit vectors derived from the id (the release never reads them). ``open_store(dir)`` opens the real
-qdrant-edge store through ``connectors.qdrant.open_pair_store``.
+qdrant-edge store through ``webfaq_stream.adapters.qdrant.opener.open_pair_store``.
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import json
 import math
 from pathlib import Path
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.ids import origin_of, pair_id
-from webfaq_stream.model import StoredPair
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.domain.ids import origin_of, pair_id
+from webfaq_stream.domain.langid import to_iso639_3
+from webfaq_stream.domain.model import StoredPair
 from webfaq_stream.ports import PairStore
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
 DIM = 8
-ISO3 = {"en": "eng", "de": "deu", "fr": "fra", "it": "ita", "es": "spa", "da": "dan"}
 ALIGNED_PAGES = ("indoorskydive.lu__faq_en.html", "indoorskydive.lu__faq_de.html",
                  "indoorskydive.lu__faq_fr.html")
 
@@ -51,7 +51,8 @@ def fixture_pairs() -> list[StoredPair]:
     with (FIXTURES / "PROVENANCE.tsv").open() as handle:
         for row in csv.DictReader(handle, delimiter="\t"):
             expected = json.loads((FIXTURES / row["expected_json"]).read_text())
-            language = ISO3[row["language"]]
+            language = to_iso639_3(row["language"])
+            assert language, f"{row['file']}: unknown language {row['language']!r}"
             for n, qa in enumerate(expected):
                 pair = make_pair(qa["question"], qa["answer"], row["original_url"], language,
                                  "2026-11-20T10:00:00Z", near=round(0.5 + (n % 5) / 10, 2))

@@ -15,13 +15,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 
-from webfaq_stream.exceptions import ConfigurationError
-from webfaq_stream.kafka_security import (
+from webfaq_stream.adapters.kafka.security import (
     faust_broker_credentials,
     faust_broker_urls,
     kafka_client_kwargs,
     ssl_context,
 )
+from webfaq_stream.errors import ConfigurationError
 from webfaq_stream.settings import (
     ENV_PREFIX,
     SECRET_FIELDS,

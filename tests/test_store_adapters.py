@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from connectors.qdrant import open_pair_store
-from webfaq_stream.align import normalize_rows
-from webfaq_stream.exceptions import StoreError, StoreLockedError
-from webfaq_stream.ids import pair_id
-from webfaq_stream.indexer import PairIndexer
-from webfaq_stream.model import StoredPair, TaggedPair
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.domain.align import normalize_rows
+from webfaq_stream.domain.ids import pair_id
+from webfaq_stream.domain.model import StoredPair, TaggedPair
+from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.store.indexer import PairIndexer
 
 DIM = 8
 KINDS = ["edge", "local", "memory"]
@@ -126,8 +126,8 @@ def test_another_process_gets_store_locked_error_on_the_edge_directory(tmp_path)
     holder = open_pair_store(url=None, api_key=None, path=tmp_path, collection="c")
     holder.open(DIM)
     holder.upsert([make_pair(1)])
-    script = ("import sys; from pathlib import Path; from connectors.qdrant import open_pair_store\n"
-              "from webfaq_stream.exceptions import StoreLockedError\n"
+    script = ("import sys; from pathlib import Path; from webfaq_stream.adapters.qdrant.opener import open_pair_store\n"
+              "from webfaq_stream.errors import StoreLockedError\n"
               "try:\n open_pair_store(url=None, api_key=None, path=Path(sys.argv[1]), collection='c').open(8)\n"
               "except StoreLockedError as e:\n print('locked', e); sys.exit(3)\n")
     try:

@@ -6,17 +6,17 @@ from pathlib import Path
 
 import pytest
 
-from connectors.crawl_files import warc_response_bytes
-from connectors.kafka import KafkaDeadLetterSink, consume_all, ensure_topics
-from connectors.qdrant import open_pair_store
-from webfaq_stream.embed import load_embedder
-from webfaq_stream.exceptions import ConfigurationError
-from webfaq_stream.langid import LanguageTagger
-from webfaq_stream.pipeline import Pipeline, messages_from
-from webfaq_stream.release_gate import CHECKPOINT_KEY, ReleaseGate
-from webfaq_stream.shutdown import BatchAbandoned, GracefulStop
-from webfaq_stream.summary import STATS_KEY
-from webfaq_stream.worker import BatchProcessor, check_store_model, model_meta
+from webfaq_stream.adapters.crawl_files import warc_response_bytes
+from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, consume_all, ensure_topics
+from webfaq_stream.adapters.qdrant.opener import open_pair_store
+from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.pipeline import Pipeline, messages_from
+from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.errors import ConfigurationError
+from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
+from webfaq_stream.store.stats import STATS_KEY
+from webfaq_stream.worker.app import BatchProcessor, check_store_model, model_meta
+from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
 
 @pytest.fixture(scope="module")

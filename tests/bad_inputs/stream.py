@@ -23,9 +23,9 @@ from typing import Any
 
 import duckdb
 
-from connectors.crawl_files import JSON_HEADERS, WARC_HEADERS, Page, warc_response_bytes
-from webfaq_stream.ids import origin_of
-from webfaq_stream.model import SourceRef
+from webfaq_stream.adapters.crawl_files import JSON_HEADERS, WARC_HEADERS, Page, warc_response_bytes
+from webfaq_stream.domain.ids import origin_of
+from webfaq_stream.domain.model import SourceRef
 
 CITIES = ["Aarhus", "Bremen", "Cádiz", "Dijon", "Essen", "Faro", "Gent", "Haarlem", "Izmir", "Jena",
           "Kassel", "Lyon", "Malaga", "Nantes", "Oslo", "Porto", "Quimper", "Rouen", "Sevilla", "Trier"]
@@ -135,9 +135,9 @@ class Snapshot:
 
 def snapshot(settings: Any, release: bool = True) -> Snapshot:
     """Read the (closed) store of ``settings`` and, if ``release``, write and read a release of it."""
-    from webfaq_stream.commands.release import open_release_store
-    from webfaq_stream.release import write_release
-    from webfaq_stream.summary import STATS_KEY
+    from webfaq_stream.cli.release import open_release_store
+    from webfaq_stream.release.build import write_release
+    from webfaq_stream.store.stats import STATS_KEY
 
     store = open_release_store(settings)
     try:
@@ -165,12 +165,12 @@ def snapshot(settings: Any, release: bool = True) -> Snapshot:
 
 def reference_run(records: Sequence[StreamRecord], settings: Any, batch_size: int = 64) -> Snapshot:
     """Process ``records`` undisturbed, in-process, into ``settings.store_dir``; its snapshot."""
-    from connectors.qdrant import open_pair_store
-    from webfaq_stream.embed import load_embedder
-    from webfaq_stream.langid import LanguageTagger
-    from webfaq_stream.pipeline import Pipeline, RawMessage
-    from webfaq_stream.release_gate import ReleaseGate
-    from webfaq_stream.worker import BatchProcessor
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.domain.langid import LanguageTagger
+    from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.store.gate import ReleaseGate
+    from webfaq_stream.worker.app import BatchProcessor
 
     embedder = load_embedder(settings.embedding_model)
     store = open_pair_store(url=None, api_key=None, path=settings.store_dir, collection=settings.collection)
@@ -207,7 +207,7 @@ def assert_same(run: Snapshot, reference: Snapshot, records: int) -> tuple[int, 
 
 def publish(options: dict[str, Any], topic: str, records: Sequence[StreamRecord]) -> dict[int, int]:
     """Publish ``records`` in order; the last offset per partition."""
-    from connectors.kafka import Publisher
+    from webfaq_stream.adapters.kafka.client import Publisher
 
     with Publisher(options, topic) as publisher:
         for record in records:
@@ -276,7 +276,7 @@ def publish_stream(bootstrap: str, tmp_path: Path, records: Sequence[StreamRecor
 
     Returns ``(settings, kafka options, last offset per partition)``.
     """
-    from connectors.kafka import ensure_topics
+    from webfaq_stream.adapters.kafka.client import ensure_topics
     from webfaq_stream.settings import load_settings
 
     settings = load_settings(kafka_bootstrap=bootstrap, store_dir=tmp_path / "store",
@@ -288,8 +288,8 @@ def publish_stream(bootstrap: str, tmp_path: Path, records: Sequence[StreamRecor
 
 def stored_ids_and_stats(settings: Any) -> tuple[set[str], Any]:
     """The pair ids in the worker's store and its cumulative ``IngestStats`` (store opened, closed)."""
-    from webfaq_stream.commands.release import open_release_store
-    from webfaq_stream.summary import STATS_KEY, IngestStats
+    from webfaq_stream.cli.release import open_release_store
+    from webfaq_stream.store.stats import STATS_KEY, IngestStats
 
     store = open_release_store(settings)
     try:

@@ -1,0 +1,1 @@
+"""Adapters to outside systems: Kafka and the embedded broker, Qdrant, crawl files."""

@@ -1,0 +1,1 @@
+"""Kafka: client configuration and producer/consumer helpers, the embedded broker, topic inspection."""

@@ -1,0 +1,119 @@
+"""The pair store factory and what both Qdrant adapters share.
+
+``open_pair_store(url=None, path=..., collection=...)`` returns the embedded qdrant-edge-py
+store (``webfaq_stream.adapters.qdrant.edge``); a ``url`` selects qdrant-client
+(``webfaq_stream.adapters.qdrant.server``): ``http(s)://...`` for a server or cluster, ``":memory:"`` or
+``"local:<dir>"`` for qdrant-client's local mode (tests). The caller then calls
+``store.open(dim)``.
+
+Shared layout of the collection: one named vector ``qa`` of unit vectors compared by dot product,
+which is their cosine: unlike Qdrant's ``Cosine`` distance (which qdrant-client's local mode
+re-normalises in its own way) it keeps the vectors bit for bit, so similarities recomputed from
+stored vectors are reproducible on every backend; ``upsert`` refuses vectors that are not unit
+length. Payload as
+:meth:`StoredPair.payload`; payload indexes on ``origin`` and ``language``. Meta documents
+(checkpoints, release bookkeeping) are points of the same collection whose ``origin`` is
+:data:`META_ORIGIN` (a value no URL yields), a zero vector and payload ``{"meta_key", "value"}``,
+so they can be written in the same operation as pairs and pair queries exclude them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from webfaq_stream.domain.ids import pair_id_from_point, point_id
+from webfaq_stream.domain.model import StoredPair
+from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.ports import PairStore
+
+VECTOR_NAME = "qa"
+META_ORIGIN = "webfaq-stream:meta"
+INDEXED_FIELDS = ("origin", "language")
+LOCK_FILE = "webfaq-stream.lock"
+UNIT_NORM_TOLERANCE = 1e-3
+
+
+def meta_point_id(key: str) -> str:
+    """The point id (UUID) of the meta document ``key``."""
+    return point_id(hashlib.md5(f"webfaq-stream:meta:{key}".encode()).hexdigest())
+
+
+def meta_payload(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
+    """The payload of the meta document ``key``."""
+    return {"origin": META_ORIGIN, "language": META_ORIGIN, "meta_key": key, "value": dict(value)}
+
+
+def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
+                     vector: Any = None) -> StoredPair:
+    """A :class:`StoredPair` from a point's id, payload and (named) vector.
+
+    The pair id is the payload's ``id``; only a payload without one has it derived from the point id.
+    """
+    payload = payload or {}
+    if "id" not in payload:
+        payload = {**payload, "id": pair_id_from_point(str(point))}
+    if isinstance(vector, Mapping):
+        vector = vector.get(VECTOR_NAME)
+    return StoredPair.from_payload(payload, vector=list(vector) if vector is not None else None)
+
+
+def require_vector(pair: StoredPair, dim: int) -> list[float]:
+    """The pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreError``)."""
+    if pair.vector is None or len(pair.vector) != dim:
+        raise StoreError(f"pair {pair.id} needs a {dim}-dim vector, got "
+                         f"{None if pair.vector is None else len(pair.vector)}")
+    values = [float(x) for x in pair.vector]
+    norm = math.sqrt(math.fsum(x * x for x in values))
+    if not abs(norm - 1.0) <= UNIT_NORM_TOLERANCE:
+        raise StoreError(f"pair {pair.id}: vector norm {norm:.6f} is not 1 (normalise it first)")
+    return values
+
+
+def lock_directory(directory: Path) -> IO[str]:
+    """Hold an exclusive ``flock`` on ``directory``'s lock file; ``StoreLockedError`` if held."""
+    directory.mkdir(parents=True, exist_ok=True)
+    handle = open(directory / LOCK_FILE, "a+")  # noqa: SIM115 - held open while the store is
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise StoreLockedError(f"store directory {directory} is held by another process") from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"{os.getpid()}\n")
+    handle.flush()
+    return handle
+
+
+def open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
+    """The store for this configuration (not yet opened: call ``open(dim)``).
+
+    With ``WEBFAQ_FAULT_STORE_FLAG`` set (fault-injection tests only), the store is wrapped in
+    ``webfaq_stream.testing.FaultInjectingStore``, which fails while that flag file exists.
+    """
+    from webfaq_stream.testing import FAULT_FLAG_ENV, FaultInjectingStore
+
+    store = _open_pair_store(url=url, api_key=api_key, path=path, collection=collection)
+    flag = os.environ.get(FAULT_FLAG_ENV)
+    return FaultInjectingStore(store, Path(flag)) if flag else store
+
+
+def _open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
+    if url is None or not url.strip():
+        from webfaq_stream.adapters.qdrant.edge import EdgePairStore
+
+        return EdgePairStore(Path(path) / collection)
+    from webfaq_stream.adapters.qdrant.server import ServerPairStore
+
+    url = url.strip()
+    if url == ":memory:":
+        return ServerPairStore(collection=collection, location=":memory:")
+    if url.startswith("local:"):
+        return ServerPairStore(collection=collection, local_path=Path(url[len("local:"):] or path))
+    return ServerPairStore(collection=collection, url=url, api_key=api_key)

@@ -1,0 +1,128 @@
+"""``webfaq-stream extract FILE_OR_WARC... [--url URL] [--filtered]``: look inside pages.
+
+Prints one JSON object per line on stdout. For an HTML file: one ``{"url", "question", "answer"}``
+per extracted pair. For a WARC / WARC.gz file: the same for every ``response`` record (URL from
+``WARC-Target-URI``, charset from the HTTP ``Content-Type``). A page that cannot be processed prints
+``{"url", "dropped": reason, "detail"}``. With ``--filtered``, pairs go through WebFAQ's filters and
+language tagging: kept pairs add ``id``, ``language`` and ``language_score``; filtered pairs print
+``{"url", "dropped": reason, "question", "answer"}`` (``language_uncertain`` included).
+Limits and the language model come from the settings (``WEBFAQ_MAX_RECORD_BYTES``,
+``WEBFAQ_PAGE_TIME_BUDGET_S``, ``WEBFAQ_LANGID_MODEL_PATH``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, TextIO
+
+from webfaq_stream.domain.clean import clean_pairs
+from webfaq_stream.domain.langid import LANGUAGE_UNCERTAIN, LanguageTagger
+from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.settings import Settings, load_settings
+
+
+def _is_warc(path: Path) -> bool:
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    if head[:2] == b"\x1f\x8b":  # gzip: a .warc.gz, or a gzipped page
+        return ".warc" in path.name.lower()
+    return head == b"WARC"
+
+
+def _charset_of(content_type: str | None) -> str | None:
+    for part in (content_type or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        if name.strip().lower() == "charset" and value.strip():
+            return value.strip().strip("\"'")
+    return None
+
+
+def iter_pages(path: Path, url: str | None) -> Iterator[tuple[str, bytes, str | None]]:
+    """``(url, payload, charset)`` for an HTML file or every response record of a WARC."""
+    if not _is_warc(path):
+        yield url or path.resolve().as_uri(), path.read_bytes(), None
+        return
+    from warcio.archiveiterator import ArchiveIterator
+    from warcio.exceptions import ArchiveLoadFailed
+
+    with path.open("rb") as stream:
+        try:
+            for record in ArchiveIterator(stream):
+                if record.rec_type != "response":
+                    continue
+                target = record.rec_headers.get_header("WARC-Target-URI") or ""
+                content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
+                yield target, record.content_stream().read(), _charset_of(content_type)
+        except ArchiveLoadFailed as exc:
+            raise RecordError("bad_warc", f"{path}: {exc}") from None
+
+
+def page_lines(url: str, payload: bytes, charset: str | None, settings: Settings,
+               tagger: LanguageTagger | None) -> Iterator[dict[str, Any]]:
+    """The JSON objects printed for one page (see the module docstring)."""
+    try:
+        page = extract_faq(payload, url, charset=charset, max_bytes=settings.max_record_bytes,
+                           time_budget_s=settings.page_time_budget_s)
+    except PageDropped as exc:
+        yield {"url": url, "dropped": exc.reason, "detail": exc.detail}
+        return
+    if tagger is None:
+        for pair in page.pairs:
+            yield {"url": url, "question": pair.question, "answer": pair.answer}
+        return
+    kept, dropped = clean_pairs(page.pairs)
+    for drop in dropped:
+        yield {"url": url, "dropped": drop.reason, "question": drop.question, "answer": drop.answer}
+    for pair in kept:
+        language, score = tagger.tag(pair.question, pair.answer, url, page.title, page.description)
+        if language is None:
+            yield {"url": url, "dropped": LANGUAGE_UNCERTAIN, "question": pair.question,
+                   "answer": pair.answer, "language_score": round(score, 4)}
+            continue
+        yield {"url": url, "id": pair.id, "question": pair.question, "answer": pair.answer,
+               "language": language, "language_score": round(score, 4)}
+
+
+def run_extract(paths: list[Path], url: str | None, filtered: bool, settings: Settings,
+                out: TextIO | None = None) -> int:
+    """Print the lines for every page of ``paths`` (to stdout by default); returns the pages seen."""
+    out = out or sys.stdout
+    tagger = LanguageTagger(settings.langid_model_path) if filtered else None
+    pages = 0
+    for path in paths:
+        for page_url, payload, charset in iter_pages(path, url):
+            pages += 1
+            for line in page_lines(page_url, payload, charset, settings, tagger):
+                out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    return pages
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    paths = [Path(p) for p in args.paths]
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        print(f"webfaq-stream extract: no such file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    try:
+        run_extract(paths, args.url, args.filtered, settings)
+    except BrokenPipeError:  # e.g. piped into `head`
+        sys.stderr.close()
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "extract", help="print the FAQ pairs of HTML files or WARC response records as JSON lines",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example: webfaq-stream extract page.html --url https://example.com/de/faq --filtered")
+    parser.add_argument("paths", nargs="+", metavar="FILE_OR_WARC", help="HTML, WARC or WARC.gz files")
+    parser.add_argument("--url", help="URL of an HTML file (language hints; default: its file: URI)")
+    parser.add_argument("--filtered", action="store_true",
+                        help="apply WebFAQ's filters and language tagging (adds id, language)")
+    parser.set_defaults(func=run)

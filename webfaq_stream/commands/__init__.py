@@ -1,1 +1,0 @@
-"""One module per ``webfaq-stream`` command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,1 @@
+"""Decoding crawl records (WARC response records, JSON envelopes) into domain records."""

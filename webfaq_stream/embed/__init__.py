@@ -1,0 +1,1 @@
+"""Sentence embedding models selected by name, with each model's calibrated thresholds."""

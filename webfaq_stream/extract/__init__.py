@@ -1,0 +1,1 @@
+"""Extraction of schema.org FAQPage pairs and page context from HTML."""

@@ -1,0 +1,153 @@
+"""JSON-LD blocks of a page, found in the bytes and parsed leniently.
+
+Contract:
+- :func:`jsonld_blocks` (page bytes, its ``FoldedPage``, charset -> list of str): the text of every
+  ``<script type="application/ld+json">`` element, in document order. Script elements end at the first
+  ``</script`` as in HTML, and a start tag inside another script's content or a comment is not a tag,
+  so JSON-LD quoted inside JavaScript state (``self.__next_f.push``, escaped strings) or commented out
+  is never taken for a block. No DOM is built.
+- :func:`parse_jsonld` (str [, a list to collect every JSON object into] -> list of JSON values):
+  strict JSON first, then the lenient fallback that extruct uses (raw control characters such as
+  newlines inside strings, leading HTML/JS comment lines, ``<!-- -->`` and CDATA wrappers); then, for
+  blocks that hold FAQ vocabulary, several values one after the other, ``\\'`` escapes, comments and
+  trailing commas (``jstyleson``). A block that still does not parse yields ``[]``. Nesting deeper
+  than Python's recursion limit raises ``PageDropped("too_deep")``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import jstyleson
+
+from webfaq_stream.errors import PageDropped
+from webfaq_stream.extract.scan import FoldedPage, in_raw_text
+
+_LD_JSON_TYPE = re.compile(rb"""\btype\s*=\s*["']?\s*application/ld\+json""", re.IGNORECASE)
+_COMMENT_LINE = re.compile(r"^\s*(//.*|<!--.*-->)")  # extruct's HTML_OR_JS_COMMENTLINE
+#: What jstyleson accepts and JSON does not: a comment (not the "//" of a URL) or a trailing comma.
+_JSTYLE_ONLY = re.compile(r"(?:^|[\s,\[{])(?://|/\*)|,\s*[}\]]", re.MULTILINE)
+#: The types and properties that the FAQPage walk reads (``extract_graph``); a block without any of them
+#: cannot change the pairs of a page.
+#: Fragments as written in practice (a case-insensitive regex costs ~30 ns a character here).
+_FAQ_VOCABULARY = ("aqpage", "AQPage", "AQpage", "aqPage", "uestion", "UESTION", "nswer", "NSWER",
+                   "temList", "temlist", "ITEMLIST", "istItem", "istitem", "LISTITEM")
+# extruct's wrapper removal, split into an anchored start and an end test on the last characters
+# (one regex with both alternatives is tried at every position of the block)
+_WRAPPER_START = re.compile(r"\s*(?:<!--|//\s*<!\[CDATA\[|<!\[CDATA\[)")
+_WRAPPER_END = re.compile(r"(?://\s*\]\]>|\]\]>|-->)\s*\Z")
+_WRAPPER_END_WINDOW = 64
+#: What may stand between top-level values written one after the other.
+_SEPARATOR = re.compile(r"[\s,;]*")
+
+
+def jsonld_blocks(page: bytes, folded: FoldedPage, charset: str = "utf-8") -> list[str]:
+    """Texts of the page's ``application/ld+json`` script elements, in document order.
+
+    ``folded`` is the page's :class:`FoldedPage`. The ``<script`` start tags come from its tag index;
+    each one whose tag holds ``ld+json`` as its type, and that is itself not inside another script's
+    content or a comment, gives the text up to the first ``</script``.
+    """
+    lowered = folded.bytes
+    blocks: list[str] = []
+    block_end = -1
+    for tag_start in folded.find_all(b"<script"):
+        if tag_start < block_end:
+            continue
+        tag_end = lowered.find(b">", tag_start)
+        if tag_end < 0:
+            break
+        if lowered.find(b"ld+json", tag_start, tag_end) < 0 or not _LD_JSON_TYPE.search(page, tag_start, tag_end) \
+                or in_raw_text(folded, tag_start):
+            continue
+        block_end = lowered.find(b"</script", tag_end)
+        if block_end < 0:
+            block_end = len(page)
+        blocks.append(page[tag_end + 1:block_end].decode(charset, errors="replace"))
+    return blocks
+
+
+def _unwrapped(text: str) -> str:
+    """``text`` without a leading comment line and without ``<!-- -->`` / CDATA wrappers (as extruct)."""
+    text = text.strip()
+    for start in (_COMMENT_LINE, _WRAPPER_START):
+        match = start.match(text)
+        if match:
+            text = text[match.end():]
+    tail_at = max(0, len(text) - _WRAPPER_END_WINDOW)
+    match = _WRAPPER_END.search(text, tail_at)
+    return text[:match.start()] if match else text
+
+
+def parse_jsonld(text: str, nodes: list[dict[str, Any]] | None = None) -> list[Any]:
+    """The top-level JSON values of one JSON-LD block (a top-level array gives its items).
+
+    With ``nodes``, every JSON object of the block is also appended to it, in the order in which the
+    objects end (collected by the C parser's object hook: no second walk over the values).
+    """
+    text = text.lstrip("\ufeff")
+    found: list[dict[str, Any]] = []
+
+    def collect(node: dict[str, Any]) -> dict[str, Any]:
+        found.append(node)
+        return node
+
+    def loads(source: str, parse: Any = json.loads) -> Any:
+        found.clear()  # a failed attempt may have collected objects already
+        return parse(source, strict=False, object_hook=collect)
+
+    try:
+        values = _lenient_values(text, loads)
+    except RecursionError:
+        raise PageDropped("too_deep", "JSON-LD nesting exceeds the recursion limit") from None
+    if nodes is not None and values:  # objects of a failed reading are not the block's
+        nodes.extend(found)
+    return values
+
+
+def _lenient_values(text: str, loads: Any) -> list[Any]:
+    """The block's top-level values, by the first reading that succeeds, cheapest first."""
+    try:
+        return _top_level(loads(text))
+    except ValueError:
+        pass
+    cleaned = _unwrapped(text)
+    try:
+        return _top_level(loads(cleaned))
+    except ValueError:
+        pass
+    # the slower repairs only for blocks that hold something the FAQPage walk reads, all at once:
+    # JavaScript's \' escapes, comments and trailing commas (jstyleson walks the text in Python, about
+    # 2 ms per 3 KB: only where there is one), then several values one after the other
+    if not any(word in cleaned for word in _FAQ_VOCABULARY):
+        return []
+    repaired = cleaned.replace("\\'", "'")
+    if _JSTYLE_ONLY.search(repaired):
+        try:
+            repaired = jstyleson.dispose(repaired)
+        except (ValueError, TypeError, IndexError):
+            return []
+    for parse in (json.loads, _consecutive_values):
+        try:
+            return _top_level(loads(repaired, parse))
+        except ValueError:
+            continue
+    return []
+
+
+def _consecutive_values(text: str, **options: Any) -> list[Any]:
+    """Every JSON value of ``text``, one after the other, separated by whitespace, ``,`` or ``;``."""
+    decoder = json.JSONDecoder(**options)
+    values: list[Any] = []
+    position = _SEPARATOR.match(text, 0).end()  # type: ignore[union-attr]
+    while position < len(text):
+        value, position = decoder.raw_decode(text, position)
+        values.append(value)
+        position = _SEPARATOR.match(text, position).end()  # type: ignore[union-attr]
+    return values
+
+
+def _top_level(data: Any) -> list[Any]:
+    return data if isinstance(data, list) else [data]

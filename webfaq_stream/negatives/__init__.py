@@ -1,0 +1,1 @@
+"""Retrieval splits and hard-negative mining over a release."""

@@ -1,0 +1,1 @@
+"""Releases: store -> versioned Parquet + DuckDB snapshot, its manifest, card, diff and schedule."""

@@ -1,0 +1,321 @@
+"""Nightly, point-in-time, versioned releases of the store (DESIGN section 7, issue 5).
+
+``write_release(store, settings)`` writes ``<release_dir>/<release_id>/`` with
+``data/<lang>[-NNNNN].parquet``, ``bitexts/<l1>-<l2>.parquet``, ``webfaq.duckdb`` (tables ``data``
+and ``bitexts``), ``manifest.json`` and a ``README.md`` dataset card, and returns a
+``ReleaseResult``. Guarantees:
+
+- Point in time: with a ``ReleaseGate`` (the worker's store proxy) the release is the store as of
+  one cut between two batches, with that moment's checkpoint offsets; the worker is paused only
+  for the cut itself (``manifest["timings"]["worker_paused_s"]``). Without a gate the caller must
+  own the store (embedded: one process) or accept ``consistency = "at-least-cutoff"`` (a Qdrant
+  server written by other processes: every pair before the cutoff is present, later ones may be).
+  In every case every bitext id is in ``data/`` and the counts equal the manifest.
+- Deterministic: rows sorted by id; Parquet files byte-identical for an unchanged store.
+- Atomic: written to a dot-prefixed temporary directory and renamed into place; stale
+  temporary directories are removed by the next run; one release at a time (``ReleaseLock``);
+  old releases pruned to ``settings.release_retention``.
+- Streaming: pairs are scrolled in pages and written per language; only aligned pairs are
+  kept in memory (to build the bitexts).
+Every failure is a ``ReleaseError`` (or the store's ``StoreError``); nothing half-written stays visible.
+"""
+
+from __future__ import annotations
+
+import gc
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, NamedTuple, Self
+
+from tqdm import tqdm
+
+from webfaq_stream.domain.align import bitext_rows
+from webfaq_stream.embed.models import model_defaults
+from webfaq_stream.errors import ModelError, ReleaseError
+from webfaq_stream.ports import PairStore
+from webfaq_stream.release.card import dataset_card
+from webfaq_stream.release.diff import diff_releases
+from webfaq_stream.release.layout import (
+    ReleaseLock,
+    clean_stale,
+    list_releases,
+    prune,
+    publish,
+    release_id_for,
+    temp_dir_for,
+)
+from webfaq_stream.release.manifest import build_manifest, file_entries, read_manifest, write_manifest
+from webfaq_stream.release.schedule import ReleaseScheduler
+from webfaq_stream.release.scroll import payload_pages, read_ahead
+from webfaq_stream.release.writer import (
+    DataWriter,
+    build_database,
+    data_file_language,
+    safe_language,
+    write_bitexts,
+)
+from webfaq_stream.settings import Settings
+from webfaq_stream.store.gate import CHECKPOINT_KEY, PointInTimeView, ReleaseGate
+
+__all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
+
+SCROLL_PAGE = 5_000
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """A published release: where it is and what it holds."""
+
+    path: Path
+    release_id: str
+    counts: dict[str, int]
+    bitext_counts: dict[str, int]
+    manifest: dict[str, Any]
+    pruned: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_path(cls, path: Path) -> ReleaseResult:
+        """The result of a finished release, read back from its manifest."""
+        manifest = read_manifest(Path(path))
+        return cls(path=Path(path), release_id=manifest["release_id"], counts=dict(manifest["counts"]),
+                   bitext_counts=dict(manifest["bitext_counts"]), manifest=manifest)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class _OwnedStoreView:
+    """The store read directly: consistent when nobody else writes it (see ``write_release``)."""
+
+    paused_s = 0.0
+    waited_s = 0.0
+
+    def __init__(self, store: PairStore) -> None:
+        self._store = store
+        self.checkpoint = store.get_meta(CHECKPOINT_KEY)
+
+    def payload_pages(self, batch_size: int = SCROLL_PAGE) -> Iterator[list[dict[str, Any]]]:
+        return payload_pages(self._store, batch_size)
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def _consistency(store: PairStore, settings: Settings) -> str:
+    if isinstance(store, ReleaseGate):
+        return "snapshot" if settings.qdrant_url is None else "snapshot-of-this-process-writes"
+    return "exclusive" if settings.qdrant_url is None else "at-least-cutoff"
+
+
+def _model_info(store: PairStore, settings: Settings, model: Mapping[str, Any] | None) -> dict[str, Any]:
+    if model is None:
+        try:
+            model = store.get_meta("model")
+        except Exception:  # noqa: BLE001 - model meta is optional; fall back to the settings
+            model = None
+    info: dict[str, Any] = {"name": settings.embedding_model,
+                            "near_duplicate_threshold": settings.near_duplicate_threshold,
+                            "alignment_threshold": settings.alignment_threshold}
+    try:
+        defaults = model_defaults(settings.embedding_model)
+    except ModelError:
+        defaults = None
+    if defaults is not None:
+        for name in ("near_duplicate_threshold", "alignment_threshold"):
+            if info[name] is None:
+                info[name] = getattr(defaults, name)
+    info.update(dict(model or {}))
+    return info
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for the block (back on after, if it was on).
+
+    A release's scroll turns every stored pair into fresh dicts (a million for 1M pairs): they are
+    freed by reference counting, but their allocation alone triggers collections that re-walk every
+    live object, which cost a quarter of the scroll's CPU. Process-wide: in a worker the batch thread
+    runs without collections for the scroll's duration too (its garbage is collected after).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+class AlignedPair(NamedTuple):
+    """An aligned pair as the bitexts need it: a tuple of the payload's own values (the scroll's
+    payload dicts belong to the caller, so nothing is copied)."""
+
+    id: str
+    origin: str
+    url: str
+    language: str
+    question: str
+    answer: str
+    aligned: dict[str, dict[str, Any]]
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> AlignedPair:
+        return cls(payload["id"], payload.get("origin") or "", payload.get("url") or "",
+                   safe_language(payload.get("language")), payload.get("question") or "",
+                   payload.get("answer") or "", payload.get("aligned") or {})
+
+
+def _stream_data(pages: Iterable[list[dict[str, Any]]], writer: DataWriter, total: int | None,
+                 progress: bool) -> list[AlignedPair]:
+    """Write every page to ``writer``; returns the aligned pairs (the bitexts' input)."""
+    aligned: list[AlignedPair] = []
+    with tqdm(total=total, unit="pair", desc="release data", file=sys.stderr, disable=not progress,
+              mininterval=0.5, unit_scale=True) as bar:
+        for page in pages:
+            writer.add_page(page)
+            aligned.extend(AlignedPair.from_payload(payload) for payload in page if payload.get("aligned"))
+            bar.update(len(page))
+    return aligned
+
+
+def write_release(store: PairStore, settings: Settings, *, model: dict | None = None,
+                  progress: bool = True, lock_timeout_s: float = 0.0) -> ReleaseResult:
+    """Write one release of ``store`` under ``settings.release_dir`` (module docstring).
+
+    ``model`` (name and thresholds) defaults to the store's ``model`` meta, then the settings.
+    Raises ``ReleaseError`` when another release holds the lock past ``lock_timeout_s``.
+    """
+    release_dir = Path(settings.release_dir)
+    started = time.monotonic()
+    timings: dict[str, float] = {}
+    with ReleaseLock(release_dir, timeout_s=lock_timeout_s):
+        clean_stale(release_dir)
+        previous_ids = list_releases(release_dir)
+        total = _safe_count(store)
+        view: PointInTimeView | _OwnedStoreView = (
+            store.cut() if isinstance(store, ReleaseGate) else _OwnedStoreView(store))
+        cut_at = utc_now()
+        release_id = release_id_for(cut_at, release_dir)
+        temp_dir = temp_dir_for(release_dir, release_id)
+        try:
+            with view, gc_paused():
+                timings["worker_paused_s"] = view.paused_s
+                timings["cut_waited_s"] = view.waited_s
+                writer = DataWriter(temp_dir, settings.release_part_rows)
+                aligned = _stream_data(read_ahead(view.payload_pages(SCROLL_PAGE)), writer, total, progress)
+                data_files = writer.close()
+            timings["data_s"] = time.monotonic() - started
+            mark = time.monotonic()
+            bitext_files = write_bitexts(temp_dir, bitext_rows(aligned))
+            del aligned
+            timings["bitexts_s"] = time.monotonic() - mark
+            mark = time.monotonic()
+            build_database(temp_dir / "webfaq.duckdb",
+                           {lang: [temp_dir / "data" / name for name in files] for lang, files in data_files.items()},
+                           [temp_dir / "bitexts" / name for name in bitext_files])
+            timings["duckdb_s"] = time.monotonic() - mark
+            counts = {lang: sum(files.values()) for lang, files in data_files.items()}
+            bitext_counts = {name.removesuffix(".parquet"): n for name, n in bitext_files.items()}
+            previous = None
+            if previous_ids:
+                mark = time.monotonic()
+                try:
+                    previous = diff_releases(release_dir / previous_ids[-1], temp_dir)
+                except ReleaseError as exc:  # an unreadable old release must not block a new one
+                    previous = {"release_id": previous_ids[-1], "error": str(exc)}
+                timings["diff_s"] = time.monotonic() - mark
+            checkpoint = view.checkpoint or {}
+            cutoff = {"time": iso(cut_at), "offsets": dict(checkpoint.get("offsets") or {}),
+                      "batch_seq": checkpoint.get("batch_seq"),
+                      "checkpoint_time": checkpoint.get("time")}
+            manifest_args: dict[str, Any] = {
+                "release_id": release_id, "created": iso(utc_now()), "cutoff": cutoff,
+                "consistency": _consistency(store, settings), "counts": counts, "bitext_counts": bitext_counts,
+                "model": _model_info(store, settings, model), "previous": previous, "timings": timings}
+            card = dataset_card(build_manifest(files={}, **manifest_args),
+                                {lang: list(files) for lang, files in data_files.items()},
+                                {name.removesuffix(".parquet"): name for name in bitext_files})
+            (temp_dir / "README.md").write_text(card)
+            rows = {f"data/{name}": n for files in data_files.values() for name, n in files.items()}
+            rows.update({f"bitexts/{name}": n for name, n in bitext_files.items()})
+            timings["total_s"] = time.monotonic() - started
+            manifest = build_manifest(files=file_entries(temp_dir, rows), **manifest_args)
+            write_manifest(temp_dir, manifest)
+            publish(temp_dir, release_dir / release_id)
+        except BaseException:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        pruned = prune(release_dir, settings.release_retention)
+    return ReleaseResult(path=release_dir / release_id, release_id=release_id, counts=counts,
+                         bitext_counts=bitext_counts, manifest=manifest, pruned=pruned)
+
+
+def scheduled_releases(gate: ReleaseGate, settings: Settings, *, model: dict | None = None,
+                       poll_s: float = 1.0) -> ReleaseScheduler:
+    """For the worker: a started scheduler thread releasing ``gate``'s store on schedule and on request.
+
+    The worker keeps writing through ``gate`` inside ``with gate.batch():``; call ``stop()`` at
+    shutdown (it finishes a release in progress first).
+    """
+    scheduler = ReleaseScheduler(
+        settings, lambda: write_release(gate, settings, model=model, progress=False),
+        poll_s=poll_s)
+    scheduler.start()
+    return scheduler
+
+
+def _safe_count(store: PairStore) -> int | None:
+    try:
+        return store.count()
+    except Exception:  # noqa: BLE001 - only sizes the progress bar
+        return None
+
+
+def human_bytes(size: float) -> str:
+    """``1.5 MB`` style size (powers of 1000)."""
+    for unit in ("B", "kB", "MB", "GB"):
+        if size < 1000 or unit == "GB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} GB"
+
+
+def summary_table(result: ReleaseResult) -> str:
+    """A plain-text summary: pairs and bytes per language, bitexts per pair, totals and time."""
+    files = result.manifest.get("files", {})
+    lines = [f"release {result.release_id} -> {result.path}",
+             f"{'language':<12} {'pairs':>12} {'size':>12}"]
+    for language, n in sorted(result.counts.items()):
+        size = sum(e["bytes"] for rel, e in files.items() if data_file_language(rel) == language)
+        lines.append(f"{language:<12} {n:>12,} {human_bytes(size):>12}")
+    lines.append(f"{'total':<12} {sum(result.counts.values()):>12,}")
+    if result.bitext_counts:
+        lines.append(f"{'bitexts':<12} {'pairs':>12} {'size':>12}")
+        for name, n in sorted(result.bitext_counts.items()):
+            size = files.get(f"bitexts/{name}.parquet", {}).get("bytes", 0)
+            lines.append(f"{name:<12} {n:>12,} {human_bytes(size):>12}")
+    total_bytes = sum(e["bytes"] for e in files.values())
+    timings = result.manifest.get("timings", {})
+    previous = result.manifest.get("previous")
+    lines.append(f"files {len(files)}, {human_bytes(total_bytes)}; written in {timings.get('total_s', 0):.2f} s"
+                 f" (worker paused {timings.get('worker_paused_s', 0) * 1000:.2f} ms)")
+    if previous and "added" in previous:
+        lines.append(f"since {previous['release_id']}: +{previous['added']:,} added, "
+                     f"{previous['updated']:,} updated, -{previous['removed']:,} removed")
+    if result.pruned:
+        lines.append("pruned: " + ", ".join(result.pruned))
+    return "\n".join(lines)

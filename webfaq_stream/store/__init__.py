@@ -1,0 +1,1 @@
+"""The pair store's logic: the indexer (dedup, near-duplicates, alignment), the release gate and checkpoint, the ingest counts kept beside the pairs."""

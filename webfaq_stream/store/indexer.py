@@ -1,0 +1,272 @@
+"""Apply a batch of tagged pairs and their vectors to a :class:`PairStore` (DESIGN section 5).
+
+``PairIndexer(store, near_duplicate_threshold, alignment_threshold).apply(pairs, vectors)``:
+
+- **Exact dedup**: one point per WebFAQ id. A re-seen pair keeps ``first_seen = min``,
+  ``last_seen = max`` and the page fields (url, origin, language, score, title, description) of
+  the record whose ``(url, language, title, description, language_score)`` sorts first, so the
+  result does not depend on arrival order. A stored pair keeps its stored vector.
+- **Near-duplicates and alignment** are recomputed for every (origin, language) the batch
+  touches, as :mod:`webfaq_stream.domain.align` defines them. Groups of at most
+  :data:`FULL_RECOMPUTE_MAX` pairs, and groups that lost a pair, are computed from scratch; larger
+  groups that only gained pairs are updated exactly from the stored maxima. Alignment is
+  recomputed from scratch for every language pair that involves a touched language.
+- **One write**: new points and every point whose payload changed are written in a single
+  ``upsert`` (with the optional meta documents, e.g. the worker's checkpoint), so the store is
+  consistent whenever ``apply`` returns, and a replayed batch writes nothing.
+
+Input rows whose vector is not finite or is all zero, or whose id is not 32 hex digits, are
+skipped and counted as ``invalid``. A store failure is raised as ``StoreError``; a batch whose
+vectors do not match the pairs raises :class:`IndexInputError` (a ``StoreError``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from webfaq_stream.domain.align import (
+    MAX_PAIRS_PER_LANGUAGE,
+    AlignItem,
+    align_origin,
+    near_duplicate_similarities,
+    normalize_rows,
+    similarity_matrix,
+    stack_vectors,
+)
+from webfaq_stream.domain.model import StoredPair, TaggedPair
+from webfaq_stream.errors import StoreError
+from webfaq_stream.ports import PairStore
+
+#: Groups up to this size get their near-duplicate similarities recomputed from scratch.
+FULL_RECOMPUTE_MAX = 512
+#: Payload fields that come from the crawl record (the rest is maintained by the store).
+RECORD_FIELDS = ("origin", "url", "language", "language_score", "question", "answer", "title",
+                 "description", "first_seen", "last_seen")
+_HEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+class IndexInputError(StoreError):
+    """The batch handed to ``apply`` is malformed (vectors do not match the pairs)."""
+
+
+@dataclass(slots=True)
+class IndexStats:
+    """What one ``apply`` did: pairs new to the store, re-seen pairs whose record fields changed or
+    did not, points whose ``aligned`` / ``near_duplicate_similarity`` changed, rows skipped as
+    invalid, and points written."""
+
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    aligned_pairs_changed: int = 0
+    near_duplicates_changed: int = 0
+    invalid: int = 0
+    points_written: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def representative_key(pair: TaggedPair | StoredPair) -> tuple[Any, ...]:
+    """Order of the records of one pair: the smallest one supplies the page fields."""
+    return (pair.url, pair.language, pair.title, pair.description, float(pair.language_score), pair.origin)
+
+
+def _finite_or_none(value: float) -> float | None:
+    return float(value) if np.isfinite(value) else None
+
+
+class PairIndexer:
+    """Keeps a :class:`PairStore` deduplicated, near-duplicate-flagged and aligned.
+
+    The store keeps each pair's near-duplicate *similarity*; ``near_duplicate_threshold`` is
+    carried for callers (metrics, releases) that flag pairs at or above it.
+    """
+
+    def __init__(self, store: PairStore, near_duplicate_threshold: float, alignment_threshold: float,
+                 max_pairs_per_language: int = MAX_PAIRS_PER_LANGUAGE,
+                 full_recompute_max: int = FULL_RECOMPUTE_MAX) -> None:
+        self.store = store
+        self.near_duplicate_threshold = near_duplicate_threshold
+        self.alignment_threshold = alignment_threshold
+        self.max_pairs_per_language = max_pairs_per_language
+        self.full_recompute_max = full_recompute_max
+
+    # --- public ------------------------------------------------------------------------------
+    def apply(self, pairs: Sequence[TaggedPair], vectors: Any,
+              meta: Mapping[str, Mapping[str, Any]] | None = None) -> IndexStats:
+        """Dedup and upsert ``pairs`` (row ``i`` of ``vectors`` embeds ``pairs[i]``); idempotent.
+
+        ``meta`` documents are written in the same store operation as the pairs.
+        """
+        stats = IndexStats()
+        records = self._valid_records(pairs, vectors, stats)
+        try:
+            existing = self.store.get(sorted(records), with_vectors=True)
+            merged, moved_from = self._merge(records, existing, stats)
+            touched: dict[str, set[str]] = defaultdict(set)
+            for pair_id, pair in merged.items():
+                old = existing.get(pair_id)
+                if old is None or (old.origin, old.language) != (pair.origin, pair.language):
+                    touched[pair.origin].add(pair.language)
+            for origin, language in moved_from:
+                touched[origin].add(language)
+            to_write: dict[str, StoredPair] = {
+                pair_id: pair for pair_id, pair in merged.items()
+                if pair_id not in existing or _record_fields(pair) != _record_fields(existing[pair_id])}
+            for origin in sorted(touched):
+                self._recompute_origin(origin, touched[origin], merged, existing, moved_from, to_write, stats)
+            if to_write or meta:
+                self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
+            stats.points_written = len(to_write)
+        except StoreError:
+            raise
+        except Exception as exc:  # engine or data errors surface as store errors
+            raise StoreError(f"indexing a batch of {len(pairs)} pairs failed: {exc}") from exc
+        return stats
+
+    # --- steps -------------------------------------------------------------------------------
+    @staticmethod
+    def _valid_records(pairs: Sequence[TaggedPair], vectors: Any,
+                       stats: IndexStats) -> dict[str, list[tuple[TaggedPair, np.ndarray]]]:
+        """Group usable input rows by id, with their normalised vectors."""
+        try:
+            matrix = np.asarray(vectors, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise IndexInputError(f"vectors are not a numeric matrix: {exc}") from exc
+        if len(pairs) == 0:
+            return {}
+        if matrix.ndim != 2 or matrix.shape[0] != len(pairs):
+            raise IndexInputError(f"expected {len(pairs)} vector rows, got shape {matrix.shape}")
+        usable = np.isfinite(matrix).all(axis=1) & (np.abs(matrix).sum(axis=1) > 0)
+        unit = normalize_rows(np.where(usable[:, None], matrix, 0.0))
+        records: dict[str, list[tuple[TaggedPair, np.ndarray]]] = defaultdict(list)
+        for row, pair in enumerate(pairs):
+            if not usable[row] or not isinstance(pair.id, str) or not _HEX_ID.fullmatch(pair.id):
+                stats.invalid += 1
+                continue
+            records[pair.id].append((pair, unit[row]))
+        return records
+
+    @staticmethod
+    def _merge(records: Mapping[str, list[tuple[TaggedPair, np.ndarray]]],
+               existing: Mapping[str, StoredPair], stats: IndexStats,
+               ) -> tuple[dict[str, StoredPair], set[tuple[str, str]]]:
+        """The stored form of every batch id after dedup, and the groups that pairs left."""
+        merged: dict[str, StoredPair] = {}
+        moved_from: set[tuple[str, str]] = set()
+        for pair_id, rows in records.items():
+            rep, rep_vector = min(rows, key=lambda row: representative_key(row[0]))
+            first_seen = min(row[0].seen for row in rows)
+            last_seen = max(row[0].seen for row in rows)
+            old = existing.get(pair_id)
+            if old is not None:
+                first_seen, last_seen = min(first_seen, old.first_seen), max(last_seen, old.last_seen)
+                if representative_key(old) <= representative_key(rep):
+                    merged[pair_id] = replace(old, first_seen=first_seen, last_seen=last_seen,
+                                              aligned=dict(old.aligned))
+                    continue
+            merged[pair_id] = StoredPair(
+                id=pair_id, origin=rep.origin, url=rep.url, language=rep.language,
+                language_score=float(rep.language_score), question=rep.question, answer=rep.answer,
+                title=rep.title, description=rep.description, first_seen=first_seen, last_seen=last_seen,
+                near_duplicate_similarity=old.near_duplicate_similarity if old else None,
+                aligned=dict(old.aligned) if old else {},
+                vector=old.vector if old is not None and old.vector is not None else rep_vector.tolist())
+        for pair_id, pair in merged.items():
+            old = existing.get(pair_id)
+            if old is None:
+                stats.new += 1
+                continue
+            if _record_fields(pair) != _record_fields(old):
+                stats.updated += 1
+            else:
+                stats.unchanged += 1
+            if (old.origin, old.language) != (pair.origin, pair.language):
+                moved_from.add((old.origin, old.language))
+        return merged, moved_from
+
+    def _recompute_origin(self, origin: str, touched_languages: set[str], merged: Mapping[str, StoredPair],
+                          existing: Mapping[str, StoredPair], moved_from: set[tuple[str, str]],
+                          to_write: dict[str, StoredPair], stats: IndexStats) -> None:
+        """Recompute near-duplicates of touched languages and alignments involving them."""
+        current = {pair.id: pair for pair in self.store.origin_pairs(origin, with_vectors=True)}
+        for pair_id, pair in merged.items():
+            if pair.origin == origin:
+                current[pair_id] = pair
+            else:
+                current.pop(pair_id, None)
+        by_language: dict[str, list[StoredPair]] = defaultdict(list)
+        for pair_id in sorted(current):
+            by_language[current[pair_id].language].append(current[pair_id])
+
+        near_duplicates: dict[str, float | None] = {}
+        for language in touched_languages:
+            group = by_language.get(language, [])
+            newcomers = [i for i, pair in enumerate(group) if pair.id in merged and (
+                pair.id not in existing or existing[pair.id].origin != origin
+                or existing[pair.id].language != language)]
+            lost_pair = (origin, language) in moved_from
+            full = lost_pair or len(group) <= self.full_recompute_max
+            near_duplicates.update(_group_near_duplicates(group, newcomers, full=full))
+
+        items = [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector))
+                 for p in current.values()]
+        language_pairs = [(touched, other) for touched in touched_languages for other in by_language
+                          if other != touched]
+        computed = align_origin(items, self.alignment_threshold, language_pairs, self.max_pairs_per_language)
+
+        for pair_id, pair in current.items():
+            if pair.language in touched_languages:
+                aligned = computed[pair_id]
+            else:
+                aligned = {language: link for language, link in pair.aligned.items()
+                           if language not in touched_languages}
+                aligned.update(computed[pair_id])
+            near_duplicate = near_duplicates.get(pair_id, pair.near_duplicate_similarity)
+            stored = existing.get(pair_id) if pair_id in merged else pair
+            aligned_changed = (stored.aligned if stored else {}) != aligned
+            near_changed = (stored.near_duplicate_similarity if stored else None) != near_duplicate
+            if not (aligned_changed or near_changed) and pair_id not in to_write:
+                continue
+            stats.aligned_pairs_changed += aligned_changed
+            stats.near_duplicates_changed += near_changed
+            to_write[pair_id] = replace(to_write.get(pair_id, pair), aligned=aligned,
+                                        near_duplicate_similarity=near_duplicate)
+
+
+def _record_fields(pair: StoredPair) -> tuple[Any, ...]:
+    return tuple(getattr(pair, name) for name in RECORD_FIELDS)
+
+
+def _group_near_duplicates(group: Sequence[StoredPair], newcomers: Iterable[int],
+                           full: bool) -> dict[str, float | None]:
+    """Near-duplicate similarity of every pair of one (origin, language) group.
+
+    From scratch when ``full``; otherwise the stored maxima of the other members are raised by
+    their similarity to the newcomers (exact: maxima only grow on insert).
+    """
+    newcomers = list(newcomers)
+    if not group:
+        return {}
+    vectors = stack_vectors([pair.vector for pair in group])
+    if full:
+        return {pair.id: value for pair, value in zip(group, near_duplicate_similarities(vectors))}
+    if not newcomers:
+        return {}
+    sims = similarity_matrix(vectors[newcomers], vectors)
+    sims[np.arange(len(newcomers)), newcomers] = -np.inf
+    result: dict[str, float | None] = {}
+    column_max = sims.max(axis=0)
+    for index, pair in enumerate(group):
+        stored = pair.near_duplicate_similarity
+        result[pair.id] = _finite_or_none(max(column_max[index], -np.inf if stored is None else stored))
+    for row, index in enumerate(newcomers):
+        result[group[index].id] = _finite_or_none(sims[row].max())
+    return result
