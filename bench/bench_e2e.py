@@ -1,7 +1,7 @@
 """End-to-end speed of the worker against its ceilings: the broker client and the embedding model.
 
 Everything goes through the real embedded broker (Tansu) and the real worker (``webfaq-stream
-worker``'s code path, :func:`webfaq_stream.worker.app.run_worker`, in a child process). Per run, on a
+worker``'s code path, :func:`webfaq_stream.worker.startup.run_worker`, in a child process). Per run, on a
 fresh broker, it measures:
 
 1. **non-FAQ records/s**: real fixture pages with their FAQ markup removed (``FAQPage`` renamed
@@ -223,9 +223,10 @@ def worker_child(log_path: Path) -> int:
     """Run the production worker, logging one JSON line per stored batch (see module docstring)."""
     from webfaq_stream.settings import load_settings
     from webfaq_stream.worker import app as worker
+    from webfaq_stream.worker import batch, startup
 
     complete = worker.BatchRunner._complete
-    process = worker.BatchProcessor.process
+    process = batch.BatchProcessor.process
     pairs_of_batch: dict[int, int] = {}
 
     def counted(self: Any, messages: Any) -> Any:
@@ -244,9 +245,9 @@ def worker_child(log_path: Path) -> int:
         with log_path.open("a", encoding="utf-8") as out:
             out.write(json.dumps(line) + "\n")
 
-    worker.BatchProcessor.process = counted  # type: ignore[method-assign]
+    batch.BatchProcessor.process = counted  # type: ignore[method-assign]
     worker.BatchRunner._complete = logged  # type: ignore[method-assign]
-    return worker.run_worker(load_settings())
+    return startup.run_worker(load_settings())
 
 
 def faust_child(log_path: Path) -> int:

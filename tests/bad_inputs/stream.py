@@ -170,7 +170,7 @@ def reference_run(records: Sequence[StreamRecord], settings: Any, batch_size: in
     from webfaq_stream.domain.pipeline import Pipeline, RawMessage
     from webfaq_stream.embed.models import load_embedder
     from webfaq_stream.store.gate import ReleaseGate
-    from webfaq_stream.worker.app import BatchProcessor
+    from webfaq_stream.worker.batch import BatchProcessor
 
     embedder = load_embedder(settings.embedding_model)
     store = open_pair_store(url=None, api_key=None, path=settings.store_dir, collection=settings.collection)

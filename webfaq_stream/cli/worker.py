@@ -13,7 +13,7 @@ from webfaq_stream.settings import load_settings
 
 
 def run(args: argparse.Namespace) -> int:
-    from webfaq_stream.worker.app import run_worker
+    from webfaq_stream.worker.startup import run_worker
 
     overrides = {}
     if args.bootstrap:

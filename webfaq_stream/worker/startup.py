@@ -1,0 +1,99 @@
+"""Start-up wiring of ``webfaq-stream worker``: settings -> adapters, models, processor, Faust app.
+
+``run_worker(settings)`` configures logging, creates the topics, serves ``/metrics`` and ``/health``
+(``Settings.web_port``), loads the embedding model and the language tagger, opens the store (refusing
+one built by another model), builds the :class:`~webfaq_stream.worker.batch.BatchProcessor` behind a
+``ReleaseGate`` and, for the embedded store (one process owns it), the release scheduler thread, then
+runs the Faust app until SIGTERM/SIGINT. Everything it started is stopped on the way out, the batch
+in hand first.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import tempfile
+from pathlib import Path
+
+from webfaq_stream.domain.pipeline import Pipeline
+from webfaq_stream.settings import Settings
+from webfaq_stream.store.gate import ReleaseGate
+from webfaq_stream.worker.app import BatchRunner, build_app
+from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model, model_meta
+from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.metrics import Metrics
+from webfaq_stream.worker.shutdown import GracefulStop
+
+log = logging.getLogger(__name__)
+
+
+def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
+    """Run the worker until SIGTERM/SIGINT; returns the exit status."""
+    import faust
+
+    from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, ensure_topics
+    from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
+    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.domain.langid import LanguageTagger
+    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.release.build import scheduled_releases
+    from webfaq_stream.settings import secret_values
+    from webfaq_stream.worker.logs import configure_logging
+    from webfaq_stream.worker.web import serve_http
+
+    configure_logging(settings.log_level, settings.log_format, secret_values(settings))
+    for noisy in ("kafka", "aiokafka", "faust", "mode"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+    options = kafka_client_kwargs(settings, bootstrap)
+    ensure_topics(options, {settings.topic: settings.partitions, settings.dead_letter_topic: 1},
+                  settings.replication_factor)
+    health = HealthState(broker_stale_after_s=settings.health_broker_stale_s,
+                         startup_grace_s=settings.health_startup_grace_s)
+    metrics = Metrics()
+    server = serve_http(settings.web_port, metrics, health, host=settings.web_host)
+    embedder = load_embedder(settings.embedding_model,
+                             near_duplicate_threshold=settings.near_duplicate_threshold,
+                             alignment_threshold=settings.alignment_threshold)
+    store = open_pair_store(url=settings.qdrant_url,
+                            api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
+                            path=settings.store_dir, collection=settings.collection)
+    dead_letters = KafkaDeadLetterSink(options, settings.dead_letter_topic)
+    scheduler = None
+    runner: BatchRunner | None = None
+    try:
+        store.open(embedder.dim)
+        check_store_model(store.get_meta(MODEL_KEY), embedder)
+        store.set_meta(MODEL_KEY, model_meta(embedder))
+        gate = ReleaseGate(store)
+        stop = GracefulStop(settings.shutdown_grace_s, health)
+        processor = BatchProcessor(
+            pipeline=Pipeline(LanguageTagger(settings.langid_model_path),
+                              max_record_bytes=settings.max_record_bytes,
+                              page_time_budget_s=settings.page_time_budget_s),
+            embedder=embedder, store=gate, dead_letters=dead_letters, metrics=metrics, health=health,
+            stop=stop)
+        runner = BatchRunner(processor, health)
+        if settings.qdrant_url is None:
+            scheduler = scheduled_releases(gate, settings, model=model_meta(embedder))
+        with tempfile.TemporaryDirectory(prefix="webfaq-faust-") as datadir:
+            app = build_app(settings, runner, bootstrap=bootstrap, datadir=Path(datadir))
+            log.info("worker starting: topic %s, group %s, store %s, metrics on port %d",
+                     settings.topic, settings.consumer_group, settings.qdrant_url or settings.store_dir,
+                     server.port)
+            worker = faust.Worker(app, loglevel=settings.log_level, quiet=True, override_logging=False,
+                                  redirect_stdouts=False)
+            try:
+                worker.execute_from_commandline()
+            except SystemExit as exc:
+                return int(exc.code or 0)
+        return 0
+    finally:
+        if runner is not None:  # a batch still in the batch thread finishes (or is abandoned) first
+            runner.processor.stop.request("worker stopped")
+            runner.executor.shutdown(wait=True)
+        if scheduler is not None:
+            scheduler.stop(timeout_s=60)
+        dead_letters.close()
+        store.close()
+        server.close()
+        sys.stdout.flush()
