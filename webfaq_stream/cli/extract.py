@@ -92,7 +92,7 @@ def run_extract(paths: list[Path], url: str | None, filtered: bool, settings: Se
                 out: TextIO | None = None) -> int:
     """Print the lines for every page of ``paths`` (to stdout by default); returns the pages seen."""
     out = out or sys.stdout
-    tagger = LanguageTagger(settings.langid_model_path) if filtered else None
+    tagger = LanguageTagger(settings.langid_model_path, settings.language_overrides) if filtered else None
     pages = 0
     for path in paths:
         for page_url, payload, charset in iter_pages(path, url):

@@ -1,8 +1,12 @@
-"""WebFAQ identifiers.
+r"""WebFAQ identifiers.
 
-``pair_id(question, answer)`` is WebFAQ's id: the md5 hex digest of
-``question + " " + answer`` with newlines replaced by spaces. ``point_id`` is the same
-128 bits formatted as a UUID, which is what Qdrant accepts as a point id.
+``pair_id(question, answer)`` is WebFAQ's id, computed exactly as WebFAQ 2.0's extraction does:
+the md5 hex digest of the UTF-8 bytes of ``question + " " + answer`` in which only ``"\n"`` is
+replaced by a space, the result then stripped (``str.strip``). ``\r``, tabs and any other character
+are hashed as they are, so an answer with CRLF line ends keeps its ``\r``. Every input path (WARC
+and envelope HTML, envelope and OWI ``faq`` lists) gets its ids from this one function, through
+:func:`webfaq_stream.domain.clean.clean_pairs`. ``point_id`` is the same 128 bits formatted as a
+UUID, which is what Qdrant accepts as a point id.
 """
 
 from __future__ import annotations
@@ -13,8 +17,8 @@ from urllib.parse import urlsplit
 
 
 def pair_id(question: str, answer: str) -> str:
-    """WebFAQ's id of a pair: md5 hex of ``question + " " + answer`` (newlines as spaces)."""
-    text = f"{question} {answer}".replace("\r\n", " ").replace("\n", " ").replace("\r", " ")
+    """WebFAQ's id of a pair: md5 hex of ``(question + " " + answer).replace("\\n", " ").strip()``."""
+    text = f"{question} {answer}".replace("\n", " ").strip()
     return hashlib.md5(text.encode("utf-8")).hexdigest()
 
 
@@ -29,9 +33,12 @@ def pair_id_from_point(point: str) -> str:
 
 
 def origin_of(url: str) -> str:
-    """WebFAQ's origin of a URL: ``scheme://host``, host lower-cased, no port, no userinfo.
+    """The origin of a URL: ``scheme://host``, host lower-cased, no port, no userinfo, no trailing dot.
 
-    Raises ``ValueError`` when the URL has no http(s) scheme or no host.
+    For every host under a public suffix this is WebFAQ's origin (which WebFAQ joins from OWI's
+    tldextract parts, ``scheme://[subdomain.]domain.suffix``); for hosts without one (IP addresses,
+    ``localhost``) WebFAQ's join leaves a trailing dot and this does not (README, "Differences from
+    WebFAQ"). Raises ``ValueError`` when the URL has no http(s) scheme or no host.
     """
     parts = urlsplit(url.strip())
     scheme = parts.scheme.lower()

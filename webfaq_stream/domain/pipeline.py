@@ -130,7 +130,7 @@ class Pipeline:
             result.drops[item.reason] += 1
         for pair in kept:
             language, score = self.tagger.tag(pair.question, pair.answer, record.url,  # type: ignore[attr-defined]
-                                              page.title, page.description)
+                                              page.title, page.description, origin=record.origin)
             if language is None:
                 result.drops[LANGUAGE_UNCERTAIN] += 1
                 continue

@@ -67,7 +67,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
         gate = ReleaseGate(store)
         stop = GracefulStop(settings.shutdown_grace_s, health)
         processor = BatchProcessor(
-            pipeline=Pipeline(LanguageTagger(settings.langid_model_path),
+            pipeline=Pipeline(LanguageTagger(settings.langid_model_path, settings.language_overrides),
                               max_record_bytes=settings.max_record_bytes,
                               page_time_budget_s=settings.page_time_budget_s),
             embedder=embedder, store=gate, dead_letters=dead_letters, metrics=metrics, health=health,
