@@ -17,6 +17,7 @@ Prints the median of the runs. Targets: under 60 s and under 2 GB peak memory.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -134,9 +135,10 @@ def child_release(store_dir: Path, release_dir: Path, gated: bool) -> dict:
                 rng = random.Random(3)
                 while not stop.is_set():
                     began = time.monotonic()
-                    with gate.batch():
-                        gate.set_payload({pid: {"last_seen": "2026-11-21T00:00:00Z"}
-                                          for pid in rng.sample(ids, 64)})
+                    with gate.batch():  # a batch that re-sees 64 pairs: whole points, as the worker writes
+                        seen = gate.get(rng.sample(ids, 64), with_vectors=True)
+                        gate.upsert([dataclasses.replace(pair, last_seen="2026-11-21T00:00:00Z")
+                                     for pair in seen.values()])
                     latencies.append(time.monotonic() - began)
                     time.sleep(0.005)
 

@@ -47,18 +47,24 @@ TEST_WORKER_ENV = {
 }
 
 
+#: The worker with faults injected (``tests/fault_worker.py``): ``worker_processes(faults=True, ...)``.
+FAULT_WORKER = REPO / "tests" / "fault_worker.py"
+
+
 @pytest.fixture()
 def worker_processes(tmp_path: Path) -> Iterator[Callable[..., subprocess.Popen[bytes]]]:  # noqa: F821
-    """Start ``webfaq-stream worker`` children (``start(**WEBFAQ_env)``); all are killed afterwards."""
+    """Start ``webfaq-stream worker`` children (``start(**WEBFAQ_env)``; ``start(faults=True, ...)``
+    runs it through :data:`FAULT_WORKER`, whose variables inject faults); all are killed afterwards."""
     import subprocess
     import sys
 
     started: list[subprocess.Popen[bytes]] = []
 
-    def start(**env: str) -> subprocess.Popen[bytes]:
+    def start(*, faults: bool = False, **env: str) -> subprocess.Popen[bytes]:
         log = (tmp_path / f"worker-{len(started)}.log").open("ab")
+        command = [str(FAULT_WORKER)] if faults else ["-m", "webfaq_stream.cli", "worker"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "webfaq_stream.cli", "worker"], cwd=REPO, stdin=subprocess.DEVNULL,
+            [sys.executable, *command], cwd=REPO, stdin=subprocess.DEVNULL,
             stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **TEST_WORKER_ENV, **env})
         log.close()
         process.log_path = log.name  # type: ignore[attr-defined]

@@ -38,8 +38,9 @@ from webfaq_stream.cli.publish import publish_files
 from webfaq_stream.decode.records import decode_record
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.errors import RecordError
 from webfaq_stream.settings import load_settings
 
 CASES = cases()

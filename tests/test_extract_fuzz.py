@@ -11,8 +11,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from webfaq_stream.domain.model import PageFAQ
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped, PageFAQ
 from webfaq_stream.extract.page import extract_faq, has_faq_marker
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.extract.page import extract_faq
 
 BUDGET_S = 2.0

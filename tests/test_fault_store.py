@@ -2,8 +2,9 @@
 stays alive, retries with backoff, reports 503 on /health and commits nothing; once the store is
 back, the result equals an undisturbed run.
 
-The faults are injected in the real qdrant-edge store by ``webfaq_stream.testing`` (enabled by
-``WEBFAQ_FAULT_STORE_FLAG``; the flag file's content picks the fault), not by a mock.
+The faults are injected in the real qdrant-edge store by ``webfaq_stream.testing.FaultInjectingStore``
+(in a worker child started through ``tests/fault_worker.py``: ``FAULT_STORE_FLAG`` names the flag
+file, whose content picks the fault), not by a mock.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from bad_inputs.stream import (
 )
 
 from webfaq_stream.adapters.kafka.client import committed_offsets, wait_drained
-from webfaq_stream.testing import DISK_FULL, FAULT_FLAG_ENV, UNREACHABLE
+from webfaq_stream.testing import DISK_FULL, UNREACHABLE
 
 
 def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_processes, worker_env,
@@ -36,9 +37,9 @@ def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_proce
     records, reference = shared_reference(sample_crawl)
     settings, options, last_offsets = publish_stream(broker.bootstrap, tmp_path, records, partitions=2)
     flag = tmp_path / "store-fault"
-    worker = worker_processes(WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap, WEBFAQ_STORE_DIR=str(settings.store_dir),
-                              WEBFAQ_RELEASE_DIR=str(settings.release_dir), WEBFAQ_BATCH_SIZE="8",
-                              **{FAULT_FLAG_ENV: str(flag)})
+    worker = worker_processes(faults=True, FAULT_STORE_FLAG=str(flag), WEBFAQ_KAFKA_BOOTSTRAP=broker.bootstrap,
+                              WEBFAQ_STORE_DIR=str(settings.store_dir), WEBFAQ_RELEASE_DIR=str(settings.release_dir),
+                              WEBFAQ_BATCH_SIZE="8")
     log_path = Path(worker.log_path)
 
     def committed() -> int:
@@ -80,14 +81,12 @@ def test_store_outage_keeps_offsets_and_heals(broker, sample_crawl, worker_proce
 @pytest.fixture()
 def failing_processor(tmp_path: Path):
     """A BatchProcessor on a real edge store wrapped in a FaultInjectingStore, fast backoff."""
-    from bad_inputs.stream import MemoryDeadLetters
-
     from webfaq_stream.adapters.qdrant.opener import open_pair_store
     from webfaq_stream.domain.langid import LanguageTagger
     from webfaq_stream.domain.pipeline import Pipeline
     from webfaq_stream.embed.models import load_embedder
     from webfaq_stream.store.gate import ReleaseGate
-    from webfaq_stream.testing import FaultInjectingStore
+    from webfaq_stream.testing import FaultInjectingStore, MemoryDeadLetters
     from webfaq_stream.worker.batch import BatchProcessor
     from webfaq_stream.worker.health import HealthState
 

@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 from webfaq_stream.decode.records import decode_record
 from webfaq_stream.domain.langid import LanguageTagger
+from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.errors import RecordError
 from webfaq_stream.extract.page import extract_faq
 
 EXAMPLES = int(os.environ.get("WEBFAQ_FUZZ_EXAMPLES", "300"))

@@ -6,6 +6,8 @@
   third-party I/O client.
 - Adapters import only the domain's value types and ids, the ports, settings and errors (and each
   other), never an application room (worker, store, release, negatives, embed, cli).
+- ``ports`` imports only the domain (so the pure rooms may depend on the ports), and no production
+  module imports the test fakes (``testing``).
 - There is no top-level ``connectors`` package any more.
 """
 
@@ -22,8 +24,8 @@ PACKAGE = ROOT / "webfaq_stream"
 FACE = {"__init__", "settings", "errors", "ports", "testing"}
 ROOMS = {"domain", "decode", "extract", "embed", "store", "release", "negatives", "worker", "adapters", "cli"}
 PURE_ROOMS = {"domain", "decode", "extract"}
-PURE_MAY_IMPORT = {"domain", "decode", "extract", "errors"}
-ADAPTERS_MAY_IMPORT = {"adapters", "domain", "errors", "ports", "settings", "testing"}
+PURE_MAY_IMPORT = {"domain", "decode", "extract", "errors", "ports"}
+ADAPTERS_MAY_IMPORT = {"adapters", "domain", "errors", "ports", "settings"}
 IO_CLIENTS = {"kafka", "aiokafka", "faust", "qdrant_client", "qdrant_edge", "duckdb", "requests", "socket"}
 
 
@@ -86,3 +88,14 @@ def test_pure_rooms_import_no_adapter_and_no_io(path: Path) -> None:
 def test_adapters_import_no_application_room(path: Path) -> None:
     rooms = {room_of(m) for m in imported_modules(path) if room_of(m)}
     assert rooms <= ADAPTERS_MAY_IMPORT, f"{module_name(path)} imports {sorted(rooms - ADAPTERS_MAY_IMPORT)}"
+
+
+def test_ports_import_only_the_domain() -> None:
+    rooms = {room_of(m) for m in imported_modules(PACKAGE / "ports.py") if room_of(m)}
+    assert rooms <= {"domain"}, f"ports imports {sorted(rooms - {'domain'})}"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if module_name(p) != "webfaq_stream.testing"],
+                         ids=lambda p: module_name(p))
+def test_no_production_module_imports_the_fakes(path: Path) -> None:
+    assert "webfaq_stream.testing" not in imported_modules(path), f"{module_name(path)} imports the test fakes"

@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.decode.records import decode_record, iso_utc
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.domain.model import PageDropped
+from webfaq_stream.errors import RecordError
 
 PAGE = "mailchimp.com__features-email.html"
 URL = "https://Mailchimp.com:443/features/email/"

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.decode.records import decode_plain_warc, decode_record, decode_warc_with_warcio
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.domain.model import PageDropped
+from webfaq_stream.errors import RecordError
 
 MAX_BYTES = 1 << 20
 

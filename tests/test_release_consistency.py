@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import random
 import threading
 import time
@@ -79,8 +80,8 @@ class Worker(threading.Thread):
             dropped = dict(self.model[previous["id"]].aligned)
             dropped.pop(partner.language, None)
             updates[previous["id"]] = {"aligned": dropped}
-        self.gate.upsert(new)
-        self.gate.set_payload(updates)
+        current = self.gate.get(sorted(updates), with_vectors=True)  # whole points: the store has no partial update
+        self.gate.upsert(new + [dataclasses.replace(current[pid], **fields) for pid, fields in sorted(updates.items())])
         for pair in new:
             pair.vector = None
             self.model[pair.id] = pair

@@ -118,8 +118,8 @@ def test_releases_are_deterministic_incremental_and_pruned(store, tmp_path: Path
                                            "removed": 0, "by_language": {}}
 
     # one new pair, one re-seen pair (last_seen moves on)
-    seen_again = dataclasses.replace(next(store.scroll()), last_seen="2026-11-21T08:00:00Z")
-    store.set_payload({seen_again.id: {"last_seen": seen_again.last_seen}})
+    seen_again = dataclasses.replace(next(store.scroll(with_vectors=True)), last_seen="2026-11-21T08:00:00Z")
+    store.upsert([seen_again])
     store.upsert([make_pair("Wie lange dauert ein Flug im Windkanal?",
                             "Ein Flug dauert je nach Paket zwischen einer und zwei Minuten pro Person.",
                             "https://indoorskydive.lu/de/faq.html", "deu", "2026-11-21T08:00:00Z")])

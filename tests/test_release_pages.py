@@ -57,8 +57,9 @@ def test_point_in_time_pages_hide_later_writes(store) -> None:
                                                         "https://late.example/faq", "eng", "2026-11-21T00:00:00Z")
     with gate.cut() as view:
         with gate.batch():
-            gate.set_payload({changed: {"last_seen": "2026-11-22T00:00:00Z"}})
-            gate.upsert([removed_later])
+            seen_again = dataclasses.replace(store.get([changed], with_vectors=True)[changed],
+                                             last_seen="2026-11-22T00:00:00Z")
+            gate.upsert([seen_again, removed_later])
         assert flat(view.payload_pages(5)) == before
     assert store.get([changed])[changed].last_seen == "2026-11-22T00:00:00Z"
 

@@ -1,4 +1,5 @@
-"""Both PairStore adapters through the factory: qdrant-edge on disk and qdrant-client local mode."""
+"""Both PairStore adapters through the factory (qdrant-edge on disk, qdrant-client local mode) and the
+in-memory fake of ``webfaq_stream.testing`` held to the same contract; failures say what to do."""
 
 from __future__ import annotations
 
@@ -9,15 +10,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from webfaq_stream.adapters.qdrant.failures import engine_failure
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.align import normalize_rows
 from webfaq_stream.domain.ids import pair_id
 from webfaq_stream.domain.model import StoredPair, TaggedPair
-from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.errors import StoreError, StoreLockedError, StoreRejectedError, StoreUnavailableError
 from webfaq_stream.store.indexer import PairIndexer
+from webfaq_stream.testing import MemoryPairStore
 
 DIM = 8
-KINDS = ["edge", "local", "memory"]
+KINDS = ["edge", "local", "memory", "fake"]
 
 
 def url_for(kind: str, tmp_path: Path) -> str | None:
@@ -35,7 +38,8 @@ def make_pair(n: int, language: str = "eng", origin: str = "https://a.example") 
 
 @pytest.fixture(params=KINDS)
 def store(request, tmp_path):
-    opened = open_pair_store(url=url_for(request.param, tmp_path), api_key=None, path=tmp_path, collection="c")
+    opened = (MemoryPairStore() if request.param == "fake" else
+              open_pair_store(url=url_for(request.param, tmp_path), api_key=None, path=tmp_path, collection="c"))
     opened.open(DIM)
     yield opened
     opened.close()
@@ -68,14 +72,6 @@ def test_meta_documents_are_kept_apart_from_pairs(store):
     assert [(p.id, round(score, 4)) for p, score in hits] == [(pair.id, 1.0)]
 
 
-def test_set_payload_merges_fields(store):
-    pair = make_pair(2)
-    store.upsert([pair])
-    store.set_payload({pair.id: {"near_duplicate_similarity": 0.5}})
-    got = store.get([pair.id])[pair.id]
-    assert got.near_duplicate_similarity == 0.5 and got.question == pair.question
-
-
 def test_scroll_pages_through_every_pair_in_id_order(store):
     pairs = [make_pair(n) for n in range(25)]
     store.upsert(pairs)
@@ -88,6 +84,79 @@ def test_a_pair_without_its_vector_is_refused(store):
     pair.vector = None
     with pytest.raises(StoreError):
         store.upsert([pair])
+
+
+def test_a_malformed_point_is_rejected_for_good_and_nothing_is_written(store):
+    good, short = make_pair(4), make_pair(5)
+    short.vector = short.vector[:-1]
+    with pytest.raises(StoreRejectedError) as caught:
+        store.upsert([good, short], meta={"checkpoint": {"n": 1}})
+    assert not caught.value.transient
+    assert store.count() == 0 and store.get_meta("checkpoint") is None
+
+
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_the_engine_s_own_refusal_is_permanent(kind, tmp_path):
+    """Past the adapters' own checks, what the engine refuses (a vector of the wrong size) is a
+    ``StoreRejectedError`` too: retrying the same request cannot help."""
+    from qdrant_client import models
+    from qdrant_edge import Point, UpdateOperation
+
+    from webfaq_stream.adapters.qdrant.opener import VECTOR_NAME
+    from webfaq_stream.domain.ids import point_id
+
+    store = open_pair_store(url=url_for(kind, tmp_path), api_key=None, path=tmp_path, collection="c")
+    store.open(DIM)
+    point, vector = point_id(make_pair(6).id), {VECTOR_NAME: [0.5] * (DIM - 1)}
+    try:
+        with pytest.raises(StoreRejectedError) as caught:
+            if kind == "edge":
+                store._call("upsert", store.shard.update, UpdateOperation.upsert_points([Point(point, vector, {})]))
+            else:
+                store._call("upsert", "upsert", points=[models.PointStruct(id=point, vector=vector)], wait=True)
+        assert not caught.value.transient and store.count() == 0
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize(("failure", "transient"), [
+    (OSError(28, "No space left on device"), True),
+    (TimeoutError("timed out"), True),
+    (Exception("Service runtime error: failed to open WAL: Can't init WAL: Kind(WouldBlock)"), True),
+    (Exception("Service internal error: task panicked"), True),
+    (Exception("Vector dimension error: expected dim: 8, got 7"), False),
+    (ValueError("failed to parse zz as UUID: invalid character"), False),
+    (Exception("Wrong input: payload too large"), False),
+])
+def test_engine_failures_are_transient_only_for_outages(failure, transient):
+    error = engine_failure("embedded store upsert", failure)
+    assert error.transient is transient
+    assert isinstance(error, StoreUnavailableError if transient else StoreRejectedError)
+    assert "embedded store upsert failed" in str(error)
+
+
+@pytest.mark.parametrize(("status", "transient"), [(500, True), (502, True), (503, True), (408, True),
+                                                   (429, True), (400, False), (404, False), (422, False)])
+def test_server_answers_are_transient_for_5xx_timeouts_and_throttling(status, transient):
+    import httpx
+    from qdrant_client.http.exceptions import UnexpectedResponse
+
+    from webfaq_stream.adapters.qdrant.server import client_failure
+
+    answer = UnexpectedResponse(status, "reason", b'{"status": {"error": "..."}}', httpx.Headers())
+    assert client_failure("Qdrant upsert", answer).transient is transient
+
+
+def test_no_answer_from_the_server_is_transient():
+    import httpx
+    from qdrant_client.http.exceptions import ResponseHandlingException
+
+    from webfaq_stream.adapters.qdrant.server import client_failure
+
+    refused = ResponseHandlingException(httpx.ConnectError("[Errno 111] Connection refused"))
+    assert isinstance(client_failure("Qdrant retrieve", refused), StoreUnavailableError)
+    assert isinstance(client_failure("Qdrant retrieve", ConnectionRefusedError(111, "refused")),
+                      StoreUnavailableError)
 
 
 @pytest.mark.parametrize("kind", ["edge", "local"])
@@ -112,8 +181,9 @@ def test_a_held_store_raises_store_locked_error(kind, tmp_path):
     holder.open(DIM)
     holder.upsert([make_pair(1)])
     try:
-        with pytest.raises(StoreLockedError):
+        with pytest.raises(StoreLockedError) as caught:
             open_pair_store(url=url, api_key=None, path=tmp_path, collection="c").open(DIM)
+        assert caught.value.transient  # another process holds it: it may let go
     finally:
         holder.close()
     reopened = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")

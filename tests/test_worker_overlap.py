@@ -40,9 +40,10 @@ def crawl(fixture_pages: Path, count: int) -> list[bytes]:
 
 def test_overlapped_equals_pipeline_then_encode(processor: BatchProcessor, fixture_pages: Path) -> None:
     messages = messages_from(crawl(fixture_pages, 3 * EXTRACT_CHUNK + 3), partition=2)
-    result, vectors = processor._extract_and_embed(messages)
+    result, vectors, sources = processor._extract_and_embed(messages)
     expected = processor.pipeline.run(messages)
     assert result == expected
+    assert sources == [message for message in messages for _ in processor.pipeline.run([message]).pairs]
     assert result.pages_with_faq > 0 and result.dead_letters and result.drops["no_faqpage"] > 0
     texts = [pair.embedding_text() for pair in expected.pairs]
     assert len(texts) > processor.embedder.batch_size  # the pairs span several model batches
@@ -50,11 +51,11 @@ def test_overlapped_equals_pipeline_then_encode(processor: BatchProcessor, fixtu
 
 
 def test_batch_without_pairs_gives_an_empty_matrix(processor: BatchProcessor, fixture_pages: Path) -> None:
-    result, vectors = processor._extract_and_embed(messages_from([b"garbage"] * 5))
-    assert vectors.shape == (0, processor.embedder.dim)
+    result, vectors, sources = processor._extract_and_embed(messages_from([b"garbage"] * 5))
+    assert vectors.shape == (0, processor.embedder.dim) and sources == []
     assert len(result.dead_letters) == 5 and result.offsets == {"test:0": 5}
-    empty, none = processor._extract_and_embed([])
-    assert empty == BatchResult() and none.shape == (0, processor.embedder.dim)
+    empty, none, no_sources = processor._extract_and_embed([])
+    assert empty == BatchResult() and none.shape == (0, processor.embedder.dim) and no_sources == []
 
 
 def test_result_extend_is_run_of_the_concatenation(fixture_pages: Path) -> None:

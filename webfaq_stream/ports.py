@@ -1,20 +1,27 @@
 """Interfaces the application needs from the outside world, implemented in ``webfaq_stream.adapters``.
 
 The domain and application depend on these protocols only; the adapters provide the
-implementations (qdrant-edge-py embedded, qdrant-client server, Kafka). Keeping them here
-lets the domain stay free of adapter imports.
+implementations (qdrant-edge-py embedded, qdrant-client server, Kafka, fastText, the embedding
+models) and ``webfaq_stream.testing`` in-memory fakes of each. This module imports nothing but the
+domain's value types, so the pure rooms may use it.
+
+Required ports: :class:`PairStore`, :class:`Embedder`, :class:`Tagger`, :class:`DeadLetterSink`.
+Optional capabilities are small protocols of their own (:class:`PayloadPageSource`,
+:class:`PointInTimeSource`), checked with ``isinstance`` against the protocol, never against a
+class: an implementation has one when it defines the method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from types import TracebackType
+from typing import Any, Protocol, Self, runtime_checkable
 
-from webfaq_stream.domain.model import StoredPair
+from webfaq_stream.domain.model import SourceRef, StoredPair
 
 
 class PairStore(Protocol):
-    """One Qdrant collection of FAQ pairs (DESIGN section 5).
+    """One Qdrant collection of FAQ pairs.
 
     Contract shared by every adapter:
     - ``open(dim)`` creates the collection (vector ``qa``: unit vectors, dot = cosine) and the payload indexes on
@@ -22,7 +29,10 @@ class PairStore(Protocol):
       its data. An embedded directory held by another process raises ``StoreLockedError``.
     - Ids are WebFAQ md5 hex ids; the adapter maps them to UUID point ids.
     - Writes are durable when the call returns (``flush`` where the engine needs it).
-    - Every failure is raised as ``StoreError`` (or a subclass).
+    - Every failure is raised as a ``StoreError`` that says what to do (``errors``): a
+      ``StoreUnavailableError`` (transient: connection refused, timeout, HTTP 5xx, a full disk, I/O,
+      a lock) only for what may succeed later; a ``StoreRejectedError`` (permanent) for a request the
+      store refuses itself (a malformed point or payload, HTTP 4xx).
     """
 
     def open(self, dim: int) -> None: ...
@@ -33,14 +43,10 @@ class PairStore(Protocol):
 
     def upsert(self, pairs: Sequence[StoredPair],
                meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """Insert or replace whole points; every pair must carry its vector.
+        """Insert or replace whole points; every pair must carry its unit vector.
 
         ``meta`` documents (key -> value, as ``set_meta``) are written in the same operation.
         """
-        ...
-
-    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        """Merge the given payload fields into existing points (id -> fields)."""
         ...
 
     def origin_pairs(self, origin: str, language: str | None = None,
@@ -62,25 +68,78 @@ class PairStore(Protocol):
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None: ...
 
 
-class Embedder(Protocol):
-    """A sentence embedding model selected by name (DESIGN section 6).
+@runtime_checkable
+class PayloadPageSource(Protocol):
+    """Optional store capability: every pair's payload, a page (list of dicts) per engine call.
 
-    ``encode`` returns L2-normalised float32 vectors, one row per text, ``dim`` wide.
-    ``near_duplicate_threshold`` and ``alignment_threshold`` are the model's calibrated
-    defaults (cosine).
+    In ascending id order, ``id`` always set, no vectors, meta documents left out; the dicts belong
+    to the caller. The embedded store has it; readers fall back to ``scroll()`` otherwise.
+    """
+
+    def scroll_payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]: ...
+
+
+class StoreView(Protocol):
+    """The store as of one moment, for a release: its checkpoint then, and its pairs' payloads.
+
+    A context manager: leaving it ends the view (and whatever the source kept for it).
+    """
+
+    checkpoint: dict[str, Any] | None
+    #: How long taking the view held the writer (seconds), and how long it waited for a batch.
+    paused_s: float
+    waited_s: float
+
+    def payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None: ...
+
+
+@runtime_checkable
+class PointInTimeSource(Protocol):
+    """Optional capability: consistent cuts of a store that is being written (``store.gate.ReleaseGate``)."""
+
+    def cut(self, timeout_s: float | None = None) -> StoreView: ...
+
+
+class Embedder(Protocol):
+    """A sentence embedding model selected by name.
+
+    ``encode`` returns L2-normalised float32 vectors, one row per text, ``dim`` wide; texts are
+    encoded ``batch_size`` at a time (callers that feed the model in pieces use the same batches).
+    ``near_duplicate_threshold`` and ``alignment_threshold`` are the model's calibrated defaults
+    (cosine).
     """
 
     name: str
     dim: int
+    batch_size: int
     near_duplicate_threshold: float
     alignment_threshold: float
 
     def encode(self, texts: Sequence[str]) -> Any: ...
 
 
-class DeadLetterSink(Protocol):
-    """Where undecodable records go, with the reason and the source offset."""
+class Tagger(Protocol):
+    """Language identification of one pair (``domain.langid.LanguageTagger`` with fastText lid.176).
 
-    def send(self, value: bytes, key: bytes | None, reason: str, source: Any) -> None: ...
+    ``tag`` returns the ISO 639-3 language and its score, or ``(None, score)`` when the language is
+    uncertain (the pair is dropped as ``language_uncertain``). ``origin`` is the record's origin (for
+    per-origin overrides); ``None``: the URL's.
+    """
+
+    def tag(self, question: str, answer: str, url: str, title: str = "", description: str = "",
+            origin: str | None = None) -> tuple[str | None, float]: ...
+
+
+class DeadLetterSink(Protocol):
+    """Where records that cannot be processed go: original bytes and key, the reason, the source
+    offset and a ``detail`` for people (for ``internal_error``: the exception's type and message)."""
+
+    def send(self, value: bytes, key: bytes | None, reason: str, source: SourceRef | None,
+             detail: str = "") -> None: ...
 
     def flush(self) -> None: ...

@@ -87,19 +87,6 @@ def good_stream(sample_crawl: Any, sites: int = 150, pairs_per_page: int = 3, ab
     return records
 
 
-class MemoryDeadLetters:
-    """``ports.DeadLetterSink`` that keeps (reason, source) in a list (the undisturbed run)."""
-
-    def __init__(self) -> None:
-        self.letters: list[tuple[str, SourceRef | None]] = []
-
-    def send(self, value: bytes, key: bytes | None, reason: str, source: SourceRef | None) -> None:
-        self.letters.append((reason, source))
-
-    def flush(self) -> None:
-        pass
-
-
 TOLERANCE = 1e-5
 
 
@@ -170,6 +157,7 @@ def reference_run(records: Sequence[StreamRecord], settings: Any, batch_size: in
     from webfaq_stream.domain.pipeline import Pipeline, RawMessage
     from webfaq_stream.embed.models import load_embedder
     from webfaq_stream.store.gate import ReleaseGate
+    from webfaq_stream.testing import MemoryDeadLetters
     from webfaq_stream.worker.batch import BatchProcessor
 
     embedder = load_embedder(settings.embedding_model)

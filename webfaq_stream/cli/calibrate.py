@@ -32,8 +32,8 @@ import numpy as np
 
 from webfaq_stream.domain.align import AlignItem, mutual_best_matches
 from webfaq_stream.domain.ids import origin_of
-from webfaq_stream.domain.model import TaggedPair
-from webfaq_stream.errors import ConfigurationError, PageDropped, WebFAQError
+from webfaq_stream.domain.model import PageDropped, TaggedPair
+from webfaq_stream.errors import ConfigurationError, WebFAQError
 
 Unit = tuple[str, int]  # (page file name, 1-based question index in document order)
 Label = tuple[str, str, str]  # (group, kind, value)

@@ -1,7 +1,8 @@
 """``webfaq-stream dlq``: list dead-letter records and publish them again to the crawl topic.
 
-Records that cannot be decoded go to the dead-letter topic (``WEBFAQ_DEAD_LETTER_TOPIC``) with
-headers ``reason``, ``source-topic``, ``source-partition``, ``source-offset``.
+Records that cannot be processed go to the dead-letter topic (``WEBFAQ_DEAD_LETTER_TOPIC``) with
+headers ``reason``, ``source-topic``, ``source-partition``, ``source-offset`` and ``detail`` (for
+``internal_error``, the exception's type and message).
 
 - ``dlq list``: every dead letter (or those with ``--reason``), oldest first per partition, and
   a count per reason; ``--format json`` for scripts.
@@ -78,6 +79,7 @@ def dead_letter_entry(message: Any) -> dict[str, Any]:
     return {
         "partition": message.partition, "offset": message.offset,
         "reason": headers.get("reason", "unknown"),
+        "detail": headers.get("detail"),
         "source_topic": headers.get("source-topic"),
         "source_partition": int(headers["source-partition"]) if "source-partition" in headers else None,
         "source_offset": int(headers["source-offset"]) if "source-offset" in headers else None,

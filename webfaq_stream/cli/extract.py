@@ -21,7 +21,8 @@ from typing import Any, TextIO
 
 from webfaq_stream.domain.clean import clean_pairs
 from webfaq_stream.domain.langid import LANGUAGE_UNCERTAIN, LanguageTagger
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.domain.model import PageDropped
+from webfaq_stream.errors import RecordError
 from webfaq_stream.extract.page import extract_faq
 from webfaq_stream.settings import Settings, load_settings
 

@@ -34,8 +34,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from webfaq_stream.domain.ids import origin_of
-from webfaq_stream.domain.model import CrawlRecord
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.domain.model import CrawlRecord, PageDropped
+from webfaq_stream.errors import RecordError
 
 WARC_CONTENT_TYPE = "application/warc"
 JSON_CONTENT_TYPE = "application/json"

@@ -133,3 +133,17 @@ class StoredPair:
         values = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
         values["aligned"] = dict(values.get("aligned") or {})
         return cls(**values, vector=vector)
+
+
+class PageDropped(Exception):
+    """A page was decoded but is not processed (``reason``: too large, too slow, HTTP status, ...).
+
+    An outcome, not an error: the pipeline counts it in ``drops`` by ``reason`` and goes on. It is
+    deliberately outside the ``WebFAQError`` hierarchy, so no failure handler ever retries it,
+    dead-letters it or reports it as a failure.
+    """
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 
 from webfaq_stream.decode.records import decode_record
 from webfaq_stream.domain.clean import clean_pairs
-from webfaq_stream.domain.model import CrawlRecord, PageFAQ, RawPair, SourceRef, TaggedPair
-from webfaq_stream.errors import PageDropped, RecordError
+from webfaq_stream.domain.model import CrawlRecord, PageDropped, PageFAQ, RawPair, SourceRef, TaggedPair
+from webfaq_stream.errors import RecordError
 from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.ports import Tagger
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,9 @@ def offset_key(source: SourceRef) -> str:
 
 
 class Pipeline:
-    """Decode, extract, clean and tag a batch; ``tagger`` is a ``langid.LanguageTagger``."""
+    """Decode, extract, clean and tag a batch; ``tagger`` is a ``ports.Tagger`` (``langid.LanguageTagger``)."""
 
-    def __init__(self, tagger: object, *, max_record_bytes: int = 8 * 1024 * 1024,
+    def __init__(self, tagger: Tagger, *, max_record_bytes: int = 8 * 1024 * 1024,
                  page_time_budget_s: float = 2.0) -> None:
         self.tagger = tagger
         self.max_record_bytes = max_record_bytes
@@ -129,8 +130,8 @@ class Pipeline:
         for item in dropped:
             result.drops[item.reason] += 1
         for pair in kept:
-            language, score = self.tagger.tag(pair.question, pair.answer, record.url,  # type: ignore[attr-defined]
-                                              page.title, page.description, origin=record.origin)
+            language, score = self.tagger.tag(pair.question, pair.answer, record.url, page.title,
+                                              page.description, origin=record.origin)
             if language is None:
                 result.drops[LANGUAGE_UNCERTAIN] += 1
                 continue

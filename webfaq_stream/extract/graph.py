@@ -21,7 +21,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped
 
 Node = dict[str, Any]
 _DEADLINE_CHECK_EVERY = 256

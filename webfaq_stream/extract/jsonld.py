@@ -22,7 +22,7 @@ from typing import Any
 
 import jstyleson
 
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.extract.scan import FoldedPage, in_raw_text
 
 _LD_JSON_TYPE = re.compile(rb"""\btype\s*=\s*["']?\s*application/ld\+json""", re.IGNORECASE)

@@ -34,7 +34,7 @@ import lxml.etree
 import lxml.html
 from extruct.w3cmicrodata import MicrodataExtractor
 
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.extract import text as htmltext
 from webfaq_stream.extract.rdfa import needs_full_rdfa, rdfa_lite_items, rdfa_subtree_items
 

@@ -29,8 +29,7 @@ from typing import Any
 
 from w3lib.encoding import html_body_declared_encoding
 
-from webfaq_stream.domain.model import PageFAQ, RawPair
-from webfaq_stream.errors import PageDropped
+from webfaq_stream.domain.model import PageDropped, PageFAQ, RawPair
 from webfaq_stream.extract.graph import collect_nodes, faq_pairs
 from webfaq_stream.extract.jsonld import jsonld_blocks, parse_jsonld
 from webfaq_stream.extract.scan import FoldedPage, attribute_at, in_raw_text, marker_positions

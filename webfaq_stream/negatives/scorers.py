@@ -114,6 +114,6 @@ def load_scorer(spec: str, *, embedder: Embedder | None = None) -> Scorer:
     if not model:
         raise ModelError(f"{spec!r}: no model named")
     name = EMBEDDING_PREFIX + model
-    if embedder is not None and getattr(embedder, "name", None) == model:
+    if embedder is not None and embedder.name == model:
         return EmbeddingScorer(name, embedder)
     return EmbeddingScorer(name, load_embedder(model))

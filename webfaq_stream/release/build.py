@@ -5,9 +5,10 @@
 and ``bitexts``), ``manifest.json`` and a ``README.md`` dataset card, and returns a
 ``ReleaseResult``. Guarantees:
 
-- Point in time: with a ``ReleaseGate`` (the worker's store proxy) the release is the store as of
-  one cut between two batches, with that moment's checkpoint offsets; the worker is paused only
-  for the cut itself (``manifest["timings"]["worker_paused_s"]``). Without a gate the caller must
+- Point in time: with a store that gives cuts (``ports.PointInTimeSource``: the worker's
+  ``ReleaseGate``) the release is the store as of one cut between two batches, with that moment's
+  checkpoint offsets; the worker is paused only for the cut itself
+  (``manifest["timings"]["worker_paused_s"]``). Without a gate the caller must
   own the store (embedded: one process) or accept ``consistency = "at-least-cutoff"`` (a Qdrant
   server written by other processes: every pair before the cutoff is present, later ones may be).
   In every case every bitext id is in ``data/`` and the counts equal the manifest.
@@ -38,7 +39,7 @@ from tqdm import tqdm
 from webfaq_stream.domain.align import bitext_rows
 from webfaq_stream.embed.models import model_defaults
 from webfaq_stream.errors import ModelError, ReleaseError
-from webfaq_stream.ports import PairStore
+from webfaq_stream.ports import PairStore, PointInTimeSource, StoreView
 from webfaq_stream.release.card import dataset_card
 from webfaq_stream.release.diff import diff_releases
 from webfaq_stream.release.layout import (
@@ -61,7 +62,7 @@ from webfaq_stream.release.writer import (
     write_bitexts,
 )
 from webfaq_stream.settings import Settings
-from webfaq_stream.store.gate import CHECKPOINT_KEY, PointInTimeView, ReleaseGate
+from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 
 __all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
 
@@ -116,7 +117,7 @@ class _OwnedStoreView:
 
 
 def _consistency(store: PairStore, settings: Settings) -> str:
-    if isinstance(store, ReleaseGate):
+    if isinstance(store, PointInTimeSource):
         return "snapshot" if settings.qdrant_url is None else "snapshot-of-this-process-writes"
     return "exclusive" if settings.qdrant_url is None else "at-least-cutoff"
 
@@ -206,8 +207,8 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
         clean_stale(release_dir)
         previous_ids = list_releases(release_dir)
         total = _safe_count(store)
-        view: PointInTimeView | _OwnedStoreView = (
-            store.cut() if isinstance(store, ReleaseGate) else _OwnedStoreView(store))
+        view: StoreView = (
+            store.cut() if isinstance(store, PointInTimeSource) else _OwnedStoreView(store))
         cut_at = utc_now()
         release_id = release_id_for(cut_at, release_dir)
         temp_dir = temp_dir_for(release_dir, release_id)

@@ -2,10 +2,9 @@
 
 - ``payload_pages(store, batch_size)`` yields every pair of ``store`` as payload dicts (the keys
   of ``StoredPair.PAYLOAD_FIELDS``, ``id`` always set), a page (list) at a time, in ascending id
-  order. A store whose class defines ``scroll_payload_pages`` (the embedded store) serves them
-  straight from the engine, with no ``StoredPair`` objects; any other store goes through
-  ``scroll()`` and ``StoredPair.payload()``. Only the class is asked, so wrappers that forward
-  unknown attributes (fault injection) keep their checks on the generic path.
+  order. A store with the ``ports.PayloadPageSource`` capability (the embedded store) serves them
+  straight from the engine, with no ``StoredPair`` objects; any other store (the server store, a
+  wrapper such as the fault-injecting store) goes through ``scroll()`` and ``StoredPair.payload()``.
 - ``read_ahead(items, depth)`` yields the same items, produced by a background thread at most
   ``depth`` items ahead, so the engine's scroll overlaps the caller's work. An exception in the
   producer is raised in the caller; closing the iterator (or an exception in the caller) stops the
@@ -19,7 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any, TypeVar
 
-from webfaq_stream.ports import PairStore
+from webfaq_stream.ports import PairStore, PayloadPageSource
 
 T = TypeVar("T")
 _END = object()
@@ -27,8 +26,8 @@ _END = object()
 
 def payload_pages(store: PairStore, batch_size: int) -> Iterator[list[dict[str, Any]]]:
     """Pages of pair payloads in ascending id order (module docstring)."""
-    if callable(getattr(type(store), "scroll_payload_pages", None)):
-        yield from store.scroll_payload_pages(batch_size=batch_size)  # type: ignore[attr-defined]
+    if isinstance(store, PayloadPageSource):
+        yield from store.scroll_payload_pages(batch_size=batch_size)
         return
     page: list[dict[str, Any]] = []
     for pair in store.scroll(batch_size=batch_size, with_vectors=False):

@@ -1,6 +1,7 @@
 """Point-in-time reads of a store that a worker keeps writing: ``ReleaseGate``.
 
-``ReleaseGate(store)`` is a ``PairStore`` proxy. The worker writes through it and wraps each
+``ReleaseGate(store)`` is a ``PairStore`` (exactly the port: no other attribute of the store passes
+through) and a ``ports.PointInTimeSource``. The worker writes through it and wraps each
 batch (its data writes *and* its checkpoint ``set_meta``) in ``with gate.batch():``. A release
 calls ``gate.cut()``, which waits for the batch in progress to end, then holds the gate only
 long enough to read the checkpoint and start an undo log (microseconds): the worker is never
@@ -135,16 +136,11 @@ class ReleaseGate:
 
     # --- PairStore: writes save pre-images first ------------------------------------------
     # Writes belong inside ``batch()``: no cut can start while one runs, so ``_views`` is stable.
-    def upsert(self, pairs: Sequence[StoredPair], **extra: Any) -> None:
-        """``extra`` passes adapter options through (the edge store's ``meta=`` documents)."""
+    def upsert(self, pairs: Sequence[StoredPair],
+               meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         if self._views:
             self._save_pre_images([p.id for p in pairs])
-        self.inner.upsert(pairs, **extra)
-
-    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        if self._views:
-            self._save_pre_images(list(updates))
-        self.inner.set_payload(updates)
+        self.inner.upsert(pairs, meta=meta)
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.inner.set_meta(key, value)
@@ -175,7 +171,3 @@ class ReleaseGate:
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
         return self.inner.get_meta(key)
-
-    def __getattr__(self, name: str) -> Any:
-        # Adapter extras (optimize, flush, ...) pass through; writes among them are not tracked.
-        return getattr(self.inner, name)

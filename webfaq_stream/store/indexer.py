@@ -16,8 +16,10 @@
   consistent whenever ``apply`` returns, and a replayed batch writes nothing.
 
 Input rows whose vector is not finite or is all zero, or whose id is not 32 hex digits, are
-skipped and counted as ``invalid``. A store failure is raised as ``StoreError``; a batch whose
-vectors do not match the pairs raises :class:`IndexInputError` (a ``StoreError``).
+skipped and counted as ``invalid``. A store failure is raised as the store's own ``StoreError``
+(transient or permanent, as the adapter classified it); a batch whose vectors do not match the pairs
+raises :class:`IndexInputError`; any other exception is a bug and propagates as it is (never as a
+``StoreError``, which would have it retried as an outage). Nothing is written unless ``apply`` returns.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from webfaq_stream.domain.align import (
     stack_vectors,
 )
 from webfaq_stream.domain.model import StoredPair, TaggedPair
-from webfaq_stream.errors import StoreError
+from webfaq_stream.errors import WebFAQError
 from webfaq_stream.ports import PairStore
 
 #: Groups up to this size get their near-duplicate similarities recomputed from scratch.
@@ -51,8 +53,8 @@ RECORD_FIELDS = ("origin", "url", "language", "language_score", "question", "ans
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
-class IndexInputError(StoreError):
-    """The batch handed to ``apply`` is malformed (vectors do not match the pairs)."""
+class IndexInputError(WebFAQError):
+    """The batch handed to ``apply`` is malformed (vectors do not match the pairs): permanent."""
 
 
 @dataclass(slots=True)
@@ -107,28 +109,23 @@ class PairIndexer:
         """
         stats = IndexStats()
         records = self._valid_records(pairs, vectors, stats)
-        try:
-            existing = self.store.get(sorted(records), with_vectors=True)
-            merged, moved_from = self._merge(records, existing, stats)
-            touched: dict[str, set[str]] = defaultdict(set)
-            for pair_id, pair in merged.items():
-                old = existing.get(pair_id)
-                if old is None or (old.origin, old.language) != (pair.origin, pair.language):
-                    touched[pair.origin].add(pair.language)
-            for origin, language in moved_from:
-                touched[origin].add(language)
-            to_write: dict[str, StoredPair] = {
-                pair_id: pair for pair_id, pair in merged.items()
-                if pair_id not in existing or _record_fields(pair) != _record_fields(existing[pair_id])}
-            for origin in sorted(touched):
-                self._recompute_origin(origin, touched[origin], merged, existing, moved_from, to_write, stats)
-            if to_write or meta:
-                self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
-            stats.points_written = len(to_write)
-        except StoreError:
-            raise
-        except Exception as exc:  # engine or data errors surface as store errors
-            raise StoreError(f"indexing a batch of {len(pairs)} pairs failed: {exc}") from exc
+        existing = self.store.get(sorted(records), with_vectors=True)
+        merged, moved_from = self._merge(records, existing, stats)
+        touched: dict[str, set[str]] = defaultdict(set)
+        for pair_id, pair in merged.items():
+            old = existing.get(pair_id)
+            if old is None or (old.origin, old.language) != (pair.origin, pair.language):
+                touched[pair.origin].add(pair.language)
+        for origin, language in moved_from:
+            touched[origin].add(language)
+        to_write: dict[str, StoredPair] = {
+            pair_id: pair for pair_id, pair in merged.items()
+            if pair_id not in existing or _record_fields(pair) != _record_fields(existing[pair_id])}
+        for origin in sorted(touched):
+            self._recompute_origin(origin, touched[origin], merged, existing, moved_from, to_write, stats)
+        if to_write or meta:
+            self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
+        stats.points_written = len(to_write)
         return stats
 
     # --- steps -------------------------------------------------------------------------------

@@ -183,7 +183,7 @@ def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None 
 
     async def forget_revoked(_app: Any, revoked: Any, **_: Any) -> None:
         """Partitions taken away by a rebalance: drop their lag series (their new owner reports them)."""
-        metrics = getattr(runner.processor, "metrics", None)
+        metrics = runner.processor.metrics
         if metrics is not None:
             for tp in revoked:
                 metrics.forget_partition(tp.topic, tp.partition)

@@ -11,33 +11,62 @@ a worker thread (the CPU-bound work never runs on the event loop):
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
    ``gate.batch()``, so a release sees whole batches only).
 
-While the store fails (``StoreError``: unreachable, disk full) or the broker refuses dead letters
-(``BrokerError``), the step is retried by the :class:`~webfaq_stream.worker.retry.RetryPolicy` for as
-long as it takes; a stop request meanwhile raises ``BatchAbandoned`` and nothing is stored.
+Failures say what to do (``errors``). While the store fails transiently (``StoreUnavailableError``:
+unreachable, timeout, disk full) or the broker refuses dead letters (``BrokerError``), the step is
+retried by the :class:`~webfaq_stream.worker.retry.RetryPolicy` for as long as it takes; a stop
+request meanwhile raises ``BatchAbandoned`` and nothing is stored. When step 4 fails for any other
+reason (the store rejects the request for good, a bug in the indexer), the records that make it fail
+are isolated (:func:`~webfaq_stream.worker.isolate.isolate_failures`: the batch's records with pairs
+are split in halves, each half applied on its own, still inside one ``gate.batch()``):
+
+- each record that fails on its own goes to the dead-letter sink with reason ``internal_error`` and
+  the detail ``"<exception type>: <message>"``, and its pairs are not stored;
+- every other record's pairs are stored exactly once (each in one successful apply; the indexer's
+  result does not depend on how pairs are split into applies, so the store is what one apply of the
+  good pairs would give);
+- the dead letters are flushed, then the checkpoint (covering the whole batch) and the counts
+  (the isolated records counted as dead letters, not as pages with FAQs) are written on their own:
+  the batch is committed once, and the worker stays healthy and goes on.
+
+A failure that no record causes propagates, with nothing dead-lettered when the store refuses every
+write (when every record failed on its own, an unchanged rewrite of the counts must succeed before
+they are dead-lettered), or after the dead letters when only the checkpoint write fails: the worker
+exits (status 3) and its supervisor restarts it. A crash or abandon during isolation leaves the good
+halves stored without the checkpoint: the replay stores them again unchanged and isolates again (a
+record may be dead-lettered twice: dead letters are at-least-once).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
-from webfaq_stream.domain.pipeline import BatchResult, Pipeline, RawMessage, offset_key
-from webfaq_stream.errors import BrokerError, ConfigurationError
+from webfaq_stream.domain.pipeline import (
+    INTERNAL_ERROR,
+    BatchResult,
+    DeadLetter,
+    Pipeline,
+    RawMessage,
+    offset_key,
+)
+from webfaq_stream.errors import BrokerError, ConfigurationError, WebFAQError
 from webfaq_stream.ports import DeadLetterSink, Embedder
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.indexer import IndexStats, PairIndexer
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
 from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.isolate import isolate_failures
 from webfaq_stream.worker.metrics import BatchStats, Metrics
 from webfaq_stream.worker.retry import STORE_RETRY_MAX_DELAY_S, RetryPolicy
-from webfaq_stream.worker.shutdown import GracefulStop
+from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
 log = logging.getLogger(__name__)
 
@@ -69,13 +98,45 @@ def check_store_model(stored: dict[str, Any] | None, embedder: Embedder) -> None
 
 @dataclass
 class BatchOutcome:
-    """What one batch did (for logs and tests)."""
+    """What one batch did (for logs and tests); ``result`` counts the isolated records as dead letters."""
 
     result: BatchResult
     index: IndexStats
     replayed: int
     batch_seq: int
     seconds: float
+
+
+@dataclass(frozen=True)
+class _Record:
+    """One record of a batch with the rows (in the batch's pairs and vectors) of its pairs."""
+
+    message: RawMessage
+    rows: list[int] = field(default_factory=list)
+
+
+def _records_with_pairs(sources: Sequence[RawMessage]) -> list[_Record]:
+    """Group the rows of the pairs by the record they came from (``sources[row]``), in order."""
+    records: list[_Record] = []
+    for row, message in enumerate(sources):
+        if not records or records[-1].message is not message:
+            records.append(_Record(message))
+        records[-1].rows.append(row)
+    return records
+
+
+def _without(result: BatchResult, isolated: Sequence[tuple[_Record, DeadLetter]]) -> BatchResult:
+    """``result`` with the isolated records' pairs removed and the records counted as dead letters."""
+    rows = {row for record, _ in isolated for row in record.rows}
+    return BatchResult(records=result.records, pages_with_faq=result.pages_with_faq - len(isolated),
+                       pairs=[pair for row, pair in enumerate(result.pairs) if row not in rows],
+                       drops=Counter(result.drops),
+                       dead_letters=result.dead_letters + [letter for _, letter in isolated],
+                       offsets=dict(result.offsets))
+
+
+def _summed(parts: Sequence[IndexStats]) -> IndexStats:
+    return IndexStats(**{f.name: sum(getattr(part, f.name) for part in parts) for f in fields(IndexStats)})
 
 
 class BatchProcessor:
@@ -98,22 +159,20 @@ class BatchProcessor:
         self._extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-extract")
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Steps 1-4; retries a failing store until it works; raises ``BatchAbandoned`` when a stop
-        arrives first."""
+        """Steps 1-4; retries a store that is down until it works, isolates the records that make
+        the store step fail for good (module contract); raises ``BatchAbandoned`` when a stop arrives
+        first."""
         started = time.monotonic()
         with self.stop.batch():
             checkpoint = self.retry.call(lambda: self.store.get_meta(CHECKPOINT_KEY), "reading the checkpoint") or {}
             covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
             fresh = [m for m in messages if m.source is None
                      or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
-            result, vectors = self._extract_and_embed(fresh)
-            self._send_dead_letters(result)
+            result, vectors, sources = self._extract_and_embed(fresh)
+            self._send_dead_letters(result.dead_letters)
             batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
-            batch_stats = IngestStats(records=result.records, replayed=len(messages) - len(fresh),
-                                      pages_with_faq=result.pages_with_faq, pairs_kept=len(result.pairs),
-                                      drops=result.drops, dead_letters=result.dead_letter_reasons(),
-                                      languages=result.languages())
-            index = self._apply(result, vectors, covered, batch_seq, batch_stats)
+            result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
+                                              replayed=len(messages) - len(fresh))
         seconds = time.monotonic() - started
         if self.metrics is not None:
             self.metrics.observe_batch(BatchStats(
@@ -123,20 +182,23 @@ class BatchProcessor:
                 seconds=seconds))
         return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds)
 
-    def _extract_and_embed(self, messages: Sequence[RawMessage]) -> tuple[BatchResult, np.ndarray]:
-        """``pipeline.run(messages)`` and the vectors of its pairs, overlapped: chunks of
-        :data:`EXTRACT_CHUNK` messages go through the pipeline in the extraction thread while this
-        thread embeds the pairs of the chunks before, in the model's batches (the same batches as
-        one ``encode`` of all texts, so the same vectors; BLAS and the model engines release the
-        GIL). A failure in either stage is raised after the queued chunks are cancelled."""
+    def _extract_and_embed(self, messages: Sequence[RawMessage],
+                           ) -> tuple[BatchResult, np.ndarray, list[RawMessage]]:
+        """``pipeline.run(messages)``, the vectors of its pairs and the message each pair came from,
+        overlapped: chunks of :data:`EXTRACT_CHUNK` messages go through the pipeline in the
+        extraction thread while this thread embeds the pairs of the chunks before, in the model's
+        batches (the same batches as one ``encode`` of all texts, so the same vectors; BLAS and the
+        model engines release the GIL). A failure in either stage is raised after the queued chunks
+        are cancelled."""
         chunks = [messages[i:i + EXTRACT_CHUNK] for i in range(0, len(messages), EXTRACT_CHUNK)]
-        futures = [self._extractor.submit(self.pipeline.run, chunk) for chunk in chunks]
-        result, texts, parts = BatchResult(), [], []
-        step = max(1, int(getattr(self.embedder, "batch_size", 64)))
+        futures = [self._extractor.submit(self._run_pipeline, chunk) for chunk in chunks]
+        result, texts, parts, sources = BatchResult(), [], [], []
+        step = max(1, self.embedder.batch_size)
         try:
             for future in futures:
-                part = future.result()
+                part, part_sources = future.result()
                 result.extend(part)
+                sources += part_sources
                 texts += [pair.embedding_text() for pair in part.pairs]
                 while len(texts) >= step:
                     parts.append(self.embedder.encode(texts[:step]))
@@ -147,37 +209,96 @@ class BatchProcessor:
         finally:
             for future in futures:
                 future.cancel()
-        return result, np.concatenate(parts) if len(parts) > 1 else parts[0]
+        return result, np.concatenate(parts) if len(parts) > 1 else parts[0], sources
 
-    def _send_dead_letters(self, result: BatchResult) -> None:
-        """Send and flush the batch's dead letters; while the broker refuses them (``BrokerError``:
-        down, restarting) retry like a failing store, so the batch is never committed without
-        them (a retry may send some twice: dead letters are at-least-once)."""
-        if not result.dead_letters:
+    def _run_pipeline(self, messages: Sequence[RawMessage]) -> tuple[BatchResult, list[RawMessage]]:
+        """``pipeline.run(messages)`` (one message at a time) and the message each pair came from."""
+        result, sources = BatchResult(), []
+        for message in messages:
+            part = self.pipeline.run([message])
+            result.extend(part)
+            sources += [message] * len(part.pairs)
+        return result, sources
+
+    def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
+        """Send and flush dead letters; while the broker refuses them (``BrokerError``: down,
+        restarting) retry like a failing store, so the batch is never committed without them (a
+        retry may send some twice: dead letters are at-least-once)."""
+        if not letters:
             return
-        for letter in result.dead_letters:
+        for letter in letters:
             log.warning("dead letter: %s %s (source %s)", letter.reason, letter.detail[:200],
                         letter.message.source)
 
         def send_all() -> None:
-            for letter in result.dead_letters:
+            for letter in letters:
                 self.dead_letters.send(letter.message.value or b"", letter.message.key, letter.reason,
-                                       letter.message.source)
+                                       letter.message.source, detail=letter.detail)
             self.dead_letters.flush()
 
         self.retry.call(send_all, "sending dead letters", retry_on=BrokerError)
 
-    def _apply(self, result: BatchResult, vectors: Any, covered: dict[str, int], batch_seq: int,
-               batch_stats: IngestStats) -> IndexStats:
+    def _checkpoint_meta(self, covered: dict[str, int], result: BatchResult, batch_seq: int,
+                         replayed: int) -> dict[str, dict[str, Any]]:
+        """The checkpoint (offsets past the whole batch) and the counts with this batch added."""
+        offsets = dict(covered)
+        for key, offset in result.offsets.items():
+            offsets[key] = max(offset, int(offsets.get(key, 0)))
+        batch_stats = IngestStats(records=result.records, replayed=replayed, pages_with_faq=result.pages_with_faq,
+                                  pairs_kept=len(result.pairs), drops=result.drops,
+                                  dead_letters=result.dead_letter_reasons(), languages=result.languages())
+        stats = IngestStats.from_meta(self.store.get_meta(STATS_KEY)).add(batch_stats)
+        return {CHECKPOINT_KEY: {"offsets": offsets, "time": utc_now(), "batch_seq": batch_seq},
+                STATS_KEY: stats.as_meta()}
+
+    def _store_batch(self, result: BatchResult, vectors: np.ndarray, sources: Sequence[RawMessage],
+                     covered: dict[str, int], batch_seq: int, replayed: int) -> tuple[BatchResult, IndexStats]:
+        """Step 4 in one store operation; on a permanent failure, isolate its records (module contract)."""
         def write() -> IndexStats:
             self.stop.checkpoint()
             with self.store.batch():
-                offsets = dict(covered)
-                for key, offset in result.offsets.items():
-                    offsets[key] = max(offset, int(offsets.get(key, 0)))
-                stats = IngestStats.from_meta(self.store.get_meta(STATS_KEY)).add(batch_stats)
-                meta = {CHECKPOINT_KEY: {"offsets": offsets, "time": utc_now(), "batch_seq": batch_seq},
-                        STATS_KEY: stats.as_meta()}
+                meta = self._checkpoint_meta(covered, result, batch_seq, replayed)
                 return self.indexer.apply(result.pairs, vectors, meta=meta)
 
-        return self.retry.call(write, f"storing batch {batch_seq}")
+        try:
+            return result, self.retry.call(write, f"storing batch {batch_seq}")
+        except BatchAbandoned:
+            raise
+        except Exception as exc:  # noqa: BLE001 - not an outage (those are retried): find the records
+            log.warning("storing batch %d failed for good (%s: %s): isolating the records that make it fail",
+                        batch_seq, type(exc).__name__, exc)
+        with self.store.batch():
+            return self._isolate_and_store(result, vectors, sources, covered, batch_seq, replayed)
+
+    def _isolate_and_store(self, result: BatchResult, vectors: np.ndarray, sources: Sequence[RawMessage],
+                           covered: dict[str, int], batch_seq: int, replayed: int,
+                           ) -> tuple[BatchResult, IndexStats]:
+        """Apply the records' pairs in halves, dead-letter the records that fail alone, then write the
+        checkpoint on its own (the caller holds the gate)."""
+        applied: list[IndexStats] = []
+
+        def apply(rows: Sequence[int], meta: dict[str, dict[str, Any]] | None, what: str) -> None:
+            def write() -> IndexStats:
+                self.stop.checkpoint()
+                return self.indexer.apply([result.pairs[row] for row in rows], vectors[list(rows)], meta=meta)
+
+            applied.append(self.retry.call(write, what))
+
+        failures = isolate_failures(
+            _records_with_pairs(sources),
+            lambda part: apply([row for record in part for row in record.rows], None,
+                               f"storing part of batch {batch_seq}"),
+            fatal=(BatchAbandoned,))
+        if failures and not applied:  # no part was accepted: is it the records, or the store itself?
+            apply([], {STATS_KEY: IngestStats.from_meta(self.store.get_meta(STATS_KEY)).as_meta()},
+                  f"checking that the store takes writes (batch {batch_seq})")
+        isolated = [(record, DeadLetter(record.message, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+                    for record, exc in failures]
+        for (record, letter), (_, exc) in zip(isolated, failures, strict=True):
+            log.error("record %s makes batch %d fail on its own: dead-lettered (%s)", record.message.source,
+                      batch_seq, letter.detail[:300], exc_info=None if isinstance(exc, WebFAQError) else exc)
+        final = _without(result, isolated)
+        self._send_dead_letters([letter for _, letter in isolated])
+        apply([], self._checkpoint_meta(covered, final, batch_seq, replayed),
+              f"storing the checkpoint of batch {batch_seq}")
+        return final, _summed(applied)

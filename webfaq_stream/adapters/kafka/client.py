@@ -6,7 +6,8 @@ Contract (``options`` is kafka-python keyword arguments, from
 - :class:`Publisher` sends messages and remembers, per partition, the offset the broker gave back
   for the last record (``RecordMetadata``); :meth:`Publisher.flush` returns them.
 - :class:`KafkaDeadLetterSink` implements ``ports.DeadLetterSink``: the original bytes with the
-  headers ``reason``, ``source-topic``, ``source-partition``, ``source-offset``.
+  headers ``reason``, ``source-topic``, ``source-partition``, ``source-offset`` and, when there is
+  one, ``detail`` (for ``internal_error``: the exception's type and message).
 - :func:`committed_offsets` / :func:`is_drained` / :func:`wait_drained` tell whether a consumer
   group has committed past the last published offsets. They never use ListOffsets (end offsets),
   which the embedded broker gets wrong when producers batch (DESIGN section 9); they work on real
@@ -143,19 +144,26 @@ class Publisher:
         self.close()
 
 
+#: Longest ``detail`` header of a dead letter (characters): enough for an exception's type and message.
+DETAIL_MAX_CHARS = 1000
+
+
 class KafkaDeadLetterSink:
-    """``ports.DeadLetterSink`` on a Kafka topic: original bytes, reason and source in headers."""
+    """``ports.DeadLetterSink`` on a Kafka topic: original bytes; reason, source and detail in headers."""
 
     def __init__(self, options: Mapping[str, Any], topic: str) -> None:
         self.topic = topic
         self._publisher = Publisher(options, topic, client_id="webfaq-dead-letters")
 
-    def send(self, value: bytes, key: bytes | None, reason: str, source: SourceRef | None) -> None:
+    def send(self, value: bytes, key: bytes | None, reason: str, source: SourceRef | None,
+             detail: str = "") -> None:
         headers: Headers = [("reason", reason.encode("utf-8"))]
         if source is not None:
             headers += [("source-topic", source.topic.encode("utf-8")),
                         ("source-partition", str(source.partition).encode("ascii")),
                         ("source-offset", str(source.offset).encode("ascii"))]
+        if detail:
+            headers.append(("detail", detail[:DETAIL_MAX_CHARS].encode("utf-8", "replace")))
         self._publisher.send(value, key, headers)
 
     def flush(self) -> None:

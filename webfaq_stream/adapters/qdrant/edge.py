@@ -11,7 +11,8 @@ the HNSW index, which only ``search`` uses: dedup and alignment read by id and b
 payload index). It blocks for minutes on large stores (65 s at 60,000 pairs on 2 cores), so the
 store runs it itself only when ``optimize_every`` is set, after that many written points;
 otherwise the owner runs it when idle (``webfaq-stream`` commands, the worker between batches).
-Every engine failure is raised as ``StoreError``.
+Every engine failure is raised as the ``StoreError`` that says what to do
+(``adapters.qdrant.failures``: transient for outages, permanent for a rejected request).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from qdrant_edge import (
     UpdateOperation,
 )
 
+from webfaq_stream.adapters.qdrant.failures import engine_failure
 from webfaq_stream.adapters.qdrant.opener import (
     INDEXED_FIELDS,
     META_ORIGIN,
@@ -93,7 +95,7 @@ class EdgePairStore:
             self._shard = None
             if "WouldBlock" in str(exc):
                 raise StoreLockedError(f"store directory {self.directory} is held by another process") from exc
-            raise StoreError(f"cannot open the embedded store at {self.directory}: {exc}") from exc
+            raise engine_failure(f"opening the embedded store at {self.directory}", exc) from exc
         self.dim = dim
 
     def close(self) -> None:
@@ -104,7 +106,7 @@ class EdgePairStore:
                 shard.flush()
                 shard.close()
         except Exception as exc:
-            raise StoreError(f"closing the embedded store failed: {exc}") from exc
+            raise engine_failure("closing the embedded store", exc) from exc
         finally:
             self._release_lock()
 
@@ -128,10 +130,8 @@ class EdgePairStore:
     def _call(self, what: str, function: Any, *args: Any) -> Any:
         try:
             return function(*args)
-        except StoreError:
-            raise
         except Exception as exc:
-            raise StoreError(f"embedded store {what} failed: {exc}") from exc
+            raise engine_failure(f"embedded store {what}", exc) from exc
 
     # --- writes ----------------------------------------------------------------------------
     def upsert(self, pairs: Sequence[StoredPair],
@@ -147,12 +147,6 @@ class EdgePairStore:
         self._written_since_optimize += len(points)
         if self.optimize_every is not None and self._written_since_optimize >= self.optimize_every:
             self.optimize()
-
-    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        """Merge payload fields into existing points (id -> fields)."""
-        for pair_id_hex, fields in updates.items():
-            self._call("set_payload", self.shard.update,
-                       UpdateOperation.set_payload([point_id(pair_id_hex)], dict(fields)))
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 from webfaq_stream.domain.ids import pair_id_from_point, point_id
 from webfaq_stream.domain.model import StoredPair
-from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.errors import StoreLockedError, StoreRejectedError
 from webfaq_stream.ports import PairStore
 
 VECTOR_NAME = "qa"
@@ -64,14 +64,15 @@ def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
 
 
 def require_vector(pair: StoredPair, dim: int) -> list[float]:
-    """The pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreError``)."""
+    """The pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreRejectedError``:
+    a malformed point, refused before it reaches the engine)."""
     if pair.vector is None or len(pair.vector) != dim:
-        raise StoreError(f"pair {pair.id} needs a {dim}-dim vector, got "
+        raise StoreRejectedError(f"pair {pair.id} needs a {dim}-dim vector, got "
                          f"{None if pair.vector is None else len(pair.vector)}")
     values = [float(x) for x in pair.vector]
     norm = math.sqrt(math.fsum(x * x for x in values))
     if not abs(norm - 1.0) <= UNIT_NORM_TOLERANCE:
-        raise StoreError(f"pair {pair.id}: vector norm {norm:.6f} is not 1 (normalise it first)")
+        raise StoreRejectedError(f"pair {pair.id}: vector norm {norm:.6f} is not 1 (normalise it first)")
     return values
 
 
@@ -92,19 +93,7 @@ def lock_directory(directory: Path) -> IO[str]:
 
 
 def open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
-    """The store for this configuration (not yet opened: call ``open(dim)``).
-
-    With ``WEBFAQ_FAULT_STORE_FLAG`` set (fault-injection tests only), the store is wrapped in
-    ``webfaq_stream.testing.FaultInjectingStore``, which fails while that flag file exists.
-    """
-    from webfaq_stream.testing import FAULT_FLAG_ENV, FaultInjectingStore
-
-    store = _open_pair_store(url=url, api_key=api_key, path=path, collection=collection)
-    flag = os.environ.get(FAULT_FLAG_ENV)
-    return FaultInjectingStore(store, Path(flag)) if flag else store
-
-
-def _open_pair_store(*, url: str | None, api_key: str | None, path: Path, collection: str) -> PairStore:
+    """The store for this configuration (not yet opened: call ``open(dim)``)."""
     if url is None or not url.strip():
         from webfaq_stream.adapters.qdrant.edge import EdgePairStore
 

@@ -6,7 +6,7 @@ embedded store (``webfaq_stream.adapters.qdrant.opener``). ``url`` selects a ser
 Several workers may share a server; local mode's directory is held by one client at a time
 (``StoreLockedError`` otherwise). Writes use ``wait=True``, so they are applied when a call
 returns; an ``upsert`` (pairs and meta documents together) is one request. Every client
-failure is raised as ``StoreError``.
+failure is raised as the ``StoreError`` that says what to do (:func:`client_failure`).
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Self
 
+from pydantic import ValidationError
 from qdrant_client import QdrantClient, models
+from qdrant_client.common.client_exceptions import ResourceExhaustedResponse
+from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from webfaq_stream.adapters.qdrant.failures import engine_failure
 from webfaq_stream.adapters.qdrant.opener import (
     INDEXED_FIELDS,
     META_ORIGIN,
@@ -28,7 +32,7 @@ from webfaq_stream.adapters.qdrant.opener import (
 )
 from webfaq_stream.domain.ids import point_id
 from webfaq_stream.domain.model import StoredPair
-from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.errors import StoreError, StoreLockedError, StoreRejectedError, StoreUnavailableError
 
 _NOT_META = [models.FieldCondition(key="origin", match=models.MatchValue(value=META_ORIGIN))]
 
@@ -37,6 +41,34 @@ def _pair_filter(origin: str | None = None, language: str | None = None) -> mode
     must = [models.FieldCondition(key=name, match=models.MatchValue(value=value))
             for name, value in (("origin", origin), ("language", language)) if value is not None]
     return models.Filter(must=must or None, must_not=_NOT_META)
+
+
+#: HTTP statuses that mean "not now" (besides every 5xx): request timeout, too many requests.
+TRANSIENT_STATUSES = frozenset({408, 429})
+
+
+def client_failure(what: str, exc: BaseException) -> StoreError:
+    """``exc`` (raised by qdrant-client while doing ``what``) as the store error that says what to do.
+
+    Transient (``StoreUnavailableError``): an HTTP 5xx, 408 or 429 answer, no answer at all (the
+    exchange failed: connection refused, timeout) and, in local mode, what the engine rules of
+    ``adapters.qdrant.failures`` call transient. Permanent (``StoreRejectedError``): any other
+    HTTP 4xx answer (a malformed request or payload), a malformed answer and every other refusal.
+    """
+    if isinstance(exc, StoreError):
+        return exc
+    message = f"{what} failed: {exc!r}"
+    if isinstance(exc, ResourceExhaustedResponse):
+        return StoreUnavailableError(message)
+    if isinstance(exc, UnexpectedResponse):
+        status = exc.status_code
+        if status is None or status >= 500 or status in TRANSIENT_STATUSES:
+            return StoreUnavailableError(message)
+        return StoreRejectedError(message)
+    if isinstance(exc, ResponseHandlingException):  # the exchange failed, or its answer was malformed
+        malformed = isinstance(exc.source, ValidationError)
+        return StoreRejectedError(message) if malformed else StoreUnavailableError(message)
+    return engine_failure(what, exc)
 
 
 class ServerPairStore:
@@ -62,7 +94,7 @@ class ServerPairStore:
         except Exception as exc:
             if "already accessed" in str(exc):
                 raise StoreLockedError(f"store {self._client_args} is held by another client: {exc}") from exc
-            raise StoreError(f"cannot connect to Qdrant ({self._where()}): {exc}") from exc
+            raise client_failure(f"connecting to Qdrant ({self._where()})", exc) from exc
         try:
             if not self._client.collection_exists(self.collection):
                 self._client.create_collection(self.collection, vectors_config={
@@ -76,9 +108,7 @@ class ServerPairStore:
                                                   models.PayloadSchemaType.KEYWORD, wait=True)
         except Exception as exc:
             self.close()
-            if isinstance(exc, StoreError):
-                raise
-            raise StoreError(f"cannot open collection {self.collection!r} ({self._where()}): {exc}") from exc
+            raise client_failure(f"opening collection {self.collection!r} ({self._where()})", exc) from exc
         self.dim = dim
 
     def _where(self) -> str:
@@ -91,7 +121,7 @@ class ServerPairStore:
             try:
                 client.close()
             except Exception as exc:
-                raise StoreError(f"closing the Qdrant client failed: {exc}") from exc
+                raise client_failure("closing the Qdrant client", exc) from exc
 
     def __enter__(self) -> Self:
         return self
@@ -105,7 +135,7 @@ class ServerPairStore:
         try:
             return getattr(self._client, method)(self.collection, *args, **kwargs)
         except Exception as exc:
-            raise StoreError(f"Qdrant {what} on {self.collection!r} failed: {exc}") from exc
+            raise client_failure(f"Qdrant {what} on {self.collection!r}", exc) from exc
 
     # --- writes ----------------------------------------------------------------------------
     def upsert(self, pairs: Sequence[StoredPair],
@@ -117,11 +147,6 @@ class ServerPairStore:
                                       payload=meta_payload(key, value)) for key, value in (meta or {}).items()]
         if points:
             self._call("upsert", "upsert", points=points, wait=True)
-
-    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
-        for pair_id_hex, fields in updates.items():
-            self._call("set_payload", "set_payload", payload=dict(fields), points=[point_id(pair_id_hex)],
-                       wait=True)
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})
