@@ -11,6 +11,7 @@ from pathlib import Path
 import duckdb
 
 from webfaq_stream.adapters.crawl_files import write_warc_file
+from webfaq_stream.domain.question_words import question_words
 from webfaq_stream.settings import load_settings
 from webfaq_stream.worker.ingest import run_ingest
 
@@ -46,6 +47,13 @@ def test_ingest_stores_and_releases_exactly_the_expected_pairs(
     assert parquet == expected
     languages = {lang for lang, count in result.release.counts.items() if count}
     assert {"eng", "deu", "fra", "spa"} <= languages
+    # labels: the sample's languages are all covered by the question-word rules; no classifier is set
+    covered = set(question_words().coverage)
+    typed = dict(db.execute("SELECT language, count(question_word_type) FROM data GROUP BY language").fetchall())
+    assert typed == {lang: n if lang in covered else 0 for lang, n in result.release.counts.items()}
+    labels = result.release.manifest["labels"]
+    assert labels["topic"]["model"] is None and labels["topic"]["reason"] == "WEBFAQ_TOPIC_MODEL is not set"
+    assert db.execute("SELECT count(topic) FROM data").fetchone() == (0,)
 
     # the translated FAQ aligns question by question, and nothing else on that site is linked
     bike = sample_crawl.bike_translations

@@ -41,7 +41,8 @@ def expected_rows(store) -> dict[str, list[dict]]:
     """What the release must hold: the store's pairs per language, data columns, sorted by id."""
     rows: dict[str, list[dict]] = {}
     for pair in store.scroll():
-        rows.setdefault(pair.language, []).append({name: getattr(pair, name) for name in DATA_SCHEMA.names})
+        payload = pair.payload()
+        rows.setdefault(pair.language, []).append({name: payload[name] for name in DATA_SCHEMA.names})
     return {language: sorted(items, key=lambda r: r["id"]) for language, items in rows.items()}
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.ids import origin_of, pair_id
 from webfaq_stream.domain.langid import to_iso639_3
-from webfaq_stream.domain.model import StoredPair
+from webfaq_stream.domain.model import Label, PairLabels, StoredPair
+from webfaq_stream.domain.question_words import question_word_type
 from webfaq_stream.ports import PairStore
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
@@ -37,11 +38,16 @@ def vector_for(text: str) -> list[float]:
 
 def make_pair(question: str, answer: str, url: str, language: str, seen: str,
               near: float | None = None) -> StoredPair:
+    """A stored pair with the labels a worker gives it: its question-word type, and a topic label on
+    pairs whose id ends in 0-7 (the others as if labelled without a topic model)."""
     pid = pair_id(question, answer)
+    topic = (Label(f"topic-{int(pid[-1], 16) % 3}", 0.5 + int(pid[-2], 16) / 32, "tiny@0123456789ab")
+             if pid[-1] in "01234567" else None)
     return StoredPair(id=pid, origin=origin_of(url), url=url, language=language, language_score=0.93,
                       question=question, answer=answer, title="FAQ", description="",
                       first_seen=seen, last_seen=seen, near_duplicate_similarity=near,
-                      vector=vector_for(pid))
+                      vector=vector_for(pid),
+                      labels=PairLabels(question_word_type=question_word_type(question, language), topic=topic))
 
 
 def fixture_pairs() -> list[StoredPair]:

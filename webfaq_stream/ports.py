@@ -123,6 +123,16 @@ class Embedder(Protocol):
     def encode(self, texts: Sequence[str]) -> Any: ...
 
 
+class TextClassifier(Protocol):
+    """A text-classification model (topic, question type): one ``(label, score)`` per text, the
+    label from the model's own label names and the score its probability; ``model_id`` names the
+    model and its files (labels stored with the same id are not computed again)."""
+
+    model_id: str
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]: ...
+
+
 class Tagger(Protocol):
     """Language identification of one pair (``domain.langid.LanguageTagger`` with fastText lid.176).
 

@@ -102,6 +102,15 @@ class Settings(BaseSettings):
     batch_size: int = Field(64, ge=1, le=100_000, description="Records per worker batch.")
     batch_timeout_s: float = Field(
         0.3, gt=0, description="Longest wait to fill a batch (bench/RESULTS.md: 1.0 doubles latency).")
+    topic_model: str | None = Field(
+        None,
+        description="Topic classifier (transformers model directory, or a cached hub name); unset: topic is null.")
+    question_type_model: str | None = Field(
+        None,
+        description="Question-type classifier (transformers model directory or cached hub name); unset: null.")
+    label_device: str = Field(
+        "cpu", pattern=r"^(cpu|cuda|mps|xpu)(:\d+)?$",
+        description="Device of the text classifiers: cpu, cuda, cuda:N, mps.")
 
     # --- releases ------------------------------------------------------------------------
     release_dir: Path = Field(Path("data/releases"), description="Where releases are written.")
@@ -124,7 +133,8 @@ class Settings(BaseSettings):
 
     @field_validator("kafka_bootstrap", "qdrant_url", "kafka_sasl_mechanism", "kafka_sasl_username",
                      "kafka_sasl_password", "qdrant_api_key", "kafka_ssl_cafile", "kafka_ssl_certfile",
-                     "kafka_ssl_keyfile", "language_overrides", mode="before")
+                     "kafka_ssl_keyfile", "language_overrides", "topic_model", "question_type_model",
+                     mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

@@ -12,6 +12,8 @@ the real parts and use only :class:`FaultInjectingStore` (around a real store) f
 - :class:`FakeTagger`: ``ports.Tagger`` that reads the language from the URL (``/deu/...``).
 - :class:`FakeEmbedder`: ``ports.Embedder`` of hashed bag-of-words unit vectors: deterministic, each
   text's vector independent of its batch, texts sharing words close.
+- :class:`RecordingClassifier`: ``ports.TextClassifier`` whose label depends on the text's length;
+  it keeps every call's texts.
 - :class:`FaultInjectingStore`: wraps any ``ports.PairStore`` and fails like a real store would:
   while ``flag_path`` exists (transient ``StoreUnavailableError``: ``disk_full`` or an empty file
   fails writes, ``unreachable`` fails everything), and, with ``reject``, refuses for good every
@@ -300,3 +302,18 @@ def align_origin_with_bug(marker: str) -> Callable[..., dict[str, dict[str, dict
         return align_origin(items, *args, **kwargs)
 
     return buggy
+
+
+class RecordingClassifier:
+    """An in-memory :class:`~webfaq_stream.ports.TextClassifier` for unit tests of the labelling logic:
+    the label of a text is ``labels[len(text) % len(labels)]`` with score 0.5, and every call's
+    texts are kept in ``calls``."""
+
+    def __init__(self, model_id: str, labels: Sequence[str] = ("a", "b", "c")) -> None:
+        self.model_id = model_id
+        self.labels = tuple(labels)
+        self.calls: list[list[str]] = []
+
+    def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
+        self.calls.append(list(texts))
+        return [(self.labels[len(text) % len(self.labels)], 0.5) for text in texts]

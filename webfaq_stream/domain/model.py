@@ -6,6 +6,7 @@ UTC strings (``2026-11-22T10:00:00Z``) so that they sort as text and serialise a
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,6 +77,51 @@ class Dropped:
 
 
 @dataclass(frozen=True, slots=True)
+class Label:
+    """A text classifier's label for a pair, its score (the label's probability) and the model's id."""
+
+    label: str
+    score: float
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class PairLabels:
+    """What the labelling stage says about a pair: WebFAQ v1's question-word type (``None`` outside
+    the covered languages) and the topic and question-type classifiers' labels (``None`` without a
+    configured model). In the store's payload and the releases they are flat fields (:data:`FIELDS`)."""
+
+    question_word_type: str | None = None
+    topic: Label | None = None
+    question_type: Label | None = None
+
+    FIELDS = ("question_word_type", "topic", "topic_score", "topic_model",
+              "question_type", "question_type_score", "question_type_model")
+
+    def payload(self) -> dict[str, Any]:
+        """The flat payload fields (``None`` where a label is missing)."""
+        values: dict[str, Any] = {"question_word_type": self.question_word_type}
+        for name in ("topic", "question_type"):
+            label: Label | None = getattr(self, name)
+            values[name] = label.label if label else None
+            values[f"{name}_score"] = label.score if label else None
+            values[f"{name}_model"] = label.model if label else None
+        return values
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, Any]) -> PairLabels:
+        """Rebuild from flat payload fields; a label without its model or score counts as missing."""
+        labels: dict[str, Label | None] = {}
+        for name in ("topic", "question_type"):
+            label, score = payload.get(name), payload.get(f"{name}_score")
+            model = payload.get(f"{name}_model")
+            ok = isinstance(label, str) and isinstance(model, str) and isinstance(score, int | float)
+            labels[name] = Label(label, float(score), model) if ok else None
+        word_type = payload.get("question_word_type")
+        return cls(question_word_type=word_type if isinstance(word_type, str) else None, **labels)
+
+
+@dataclass(frozen=True, slots=True)
 class TaggedPair:
     """A clean pair with its language (ISO 639-3) and page context, ready to embed."""
 
@@ -89,6 +135,7 @@ class TaggedPair:
     title: str
     description: str
     seen: str
+    labels: PairLabels = PairLabels()
 
     def embedding_text(self) -> str:
         """The text that is embedded: ``question answer`` (DESIGN section 5)."""
@@ -100,7 +147,8 @@ class StoredPair:
     """A point in the store: a tagged pair plus store-maintained fields.
 
     ``aligned`` maps a language to ``{"id": partner_id, "similarity": float}``.
-    ``vector`` is present only when it was asked for.
+    ``vector`` is present only when it was asked for. ``labels`` are stored as the flat fields
+    ``PairLabels.FIELDS`` next to ``PAYLOAD_FIELDS``.
     """
 
     id: str
@@ -117,6 +165,7 @@ class StoredPair:
     near_duplicate_similarity: float | None = None
     aligned: dict[str, dict[str, Any]] = field(default_factory=dict)
     vector: list[float] | None = None
+    labels: PairLabels = PairLabels()
 
     PAYLOAD_FIELDS = (
         "id", "origin", "url", "language", "language_score", "question", "answer", "title",
@@ -125,14 +174,14 @@ class StoredPair:
 
     def payload(self) -> dict[str, Any]:
         """The Qdrant payload of this point (everything but the vector)."""
-        return {name: getattr(self, name) for name in self.PAYLOAD_FIELDS}
+        return {**{name: getattr(self, name) for name in self.PAYLOAD_FIELDS}, **self.labels.payload()}
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any], vector: list[float] | None = None) -> StoredPair:
         """Rebuild from a Qdrant payload; unknown keys are ignored."""
         values = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
         values["aligned"] = dict(values.get("aligned") or {})
-        return cls(**values, vector=vector)
+        return cls(**values, vector=vector, labels=PairLabels.from_payload(payload))
 
 
 class PageDropped(Exception):

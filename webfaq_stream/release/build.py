@@ -27,6 +27,7 @@ import gc
 import shutil
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -37,6 +38,7 @@ from typing import Any, NamedTuple, Self
 from tqdm import tqdm
 
 from webfaq_stream.domain.align import bitext_rows
+from webfaq_stream.domain.question_words import question_words
 from webfaq_stream.embed.models import model_defaults
 from webfaq_stream.errors import ModelError, ReleaseError
 from webfaq_stream.ports import PairStore, PointInTimeSource, StoreView
@@ -51,7 +53,13 @@ from webfaq_stream.release.layout import (
     release_id_for,
     temp_dir_for,
 )
-from webfaq_stream.release.manifest import build_manifest, file_entries, read_manifest, write_manifest
+from webfaq_stream.release.manifest import (
+    LABELLERS_KEY,
+    build_manifest,
+    file_entries,
+    read_manifest,
+    write_manifest,
+)
 from webfaq_stream.release.schedule import ReleaseScheduler
 from webfaq_stream.release.scroll import payload_pages, read_ahead
 from webfaq_stream.release.writer import (
@@ -180,15 +188,43 @@ class AlignedPair(NamedTuple):
                    payload.get("answer") or "", payload.get("aligned") or {})
 
 
+#: Each published label and the payload field that says where it came from.
+_LABEL_SOURCES = {"topic": "topic_model", "question_type": "question_type_model",
+                  "question_word_type": "question_word_type"}
+
+
+def _labels_info(store: PairStore, labelled: Counter[tuple[str, str]]) -> dict[str, Any]:
+    """The manifest's ``labels``: per classifier the model the worker ran (or ``None`` and why, from
+    the store's ``labellers`` meta) and the labelled pairs per model; the question-word type's
+    covered languages (their measured accuracy) and its labelled pairs per class."""
+    try:
+        meta = store.get_meta(LABELLERS_KEY) or {}
+    except Exception:  # noqa: BLE001 - the meta is informational; the counts below are exact
+        meta = {}
+    info: dict[str, Any] = {}
+    for name in ("topic", "question_type"):
+        entry = dict(meta.get(name)
+                     or {"model": None, "reason": "no worker recorded its classifiers in this store"})
+        by_model = {model: n for (field, model), n in sorted(labelled.items()) if field == name}
+        info[name] = {**entry, "pairs": sum(by_model.values()), "by_model": by_model}
+    by_class = {cls: n for (field, cls), n in sorted(labelled.items()) if field == "question_word_type"}
+    info["question_word_type"] = {"languages": dict(sorted(question_words().coverage.items())),
+                                  "pairs": sum(by_class.values()), "by_class": by_class}
+    return info
+
+
 def _stream_data(pages: Iterable[list[dict[str, Any]]], writer: DataWriter, total: int | None,
-                 progress: bool) -> list[AlignedPair]:
-    """Write every page to ``writer``; returns the aligned pairs (the bitexts' input)."""
+                 progress: bool, labelled: Counter[tuple[str, str]]) -> list[AlignedPair]:
+    """Write every page to ``writer``; returns the aligned pairs (the bitexts' input) and counts
+    in ``labelled`` the pairs per ``(label field, model)``."""
     aligned: list[AlignedPair] = []
     with tqdm(total=total, unit="pair", desc="release data", file=sys.stderr, disable=not progress,
               mininterval=0.5, unit_scale=True) as bar:
         for page in pages:
             writer.add_page(page)
             aligned.extend(AlignedPair.from_payload(payload) for payload in page if payload.get("aligned"))
+            labelled.update((name, model) for payload in page for name in _LABEL_SOURCES
+                            if isinstance(model := payload.get(_LABEL_SOURCES[name]), str))
             bar.update(len(page))
     return aligned
 
@@ -217,7 +253,9 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
                 timings["worker_paused_s"] = view.paused_s
                 timings["cut_waited_s"] = view.waited_s
                 writer = DataWriter(temp_dir, settings.release_part_rows)
-                aligned = _stream_data(read_ahead(view.payload_pages(SCROLL_PAGE)), writer, total, progress)
+                labelled: Counter[tuple[str, str]] = Counter()
+                aligned = _stream_data(read_ahead(view.payload_pages(SCROLL_PAGE)), writer, total, progress,
+                                       labelled)
                 data_files = writer.close()
             timings["data_s"] = time.monotonic() - started
             mark = time.monotonic()
@@ -246,7 +284,8 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
             manifest_args: dict[str, Any] = {
                 "release_id": release_id, "created": iso(utc_now()), "cutoff": cutoff,
                 "consistency": _consistency(store, settings), "counts": counts, "bitext_counts": bitext_counts,
-                "model": _model_info(store, settings, model), "previous": previous, "timings": timings}
+                "model": _model_info(store, settings, model), "labels": _labels_info(store, labelled),
+                "previous": previous, "timings": timings}
             card = dataset_card(build_manifest(files={}, **manifest_args),
                                 {lang: list(files) for lang, files in data_files.items()},
                                 {name.removesuffix(".parquet"): name for name in bitext_files})

@@ -4,7 +4,8 @@ Contract: ``dataset_card(manifest, data_files, bitext_files)`` returns Markdown 
 matter has one ``configs`` entry per language (``data/<lang>*.parquet``) and per language pair
 (``bitexts/<l1>-<l2>.parquet``), each with a single ``train`` split, so that
 ``datasets.load_dataset(<release dir>, "<lang>")`` (or the Hub) loads one at a time. The body
-gives counts per language and pair, the cutoff, the model and thresholds, and the licence note.
+gives counts per language and pair, the cutoff, the model and thresholds, every data column with its
+meaning (:data:`COLUMN_DOCS`), the label models, and the licence note.
 Output depends only on its arguments (deterministic).
 """
 
@@ -14,10 +15,48 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from webfaq_stream.release.writer import DATA_SCHEMA
+
+#: What each data column holds (every ``DATA_SCHEMA`` column has an entry; a test keeps it so).
+COLUMN_DOCS = {
+    "id": "md5 of question + \" \" + answer (WebFAQ's id)",
+    "origin": "scheme://host of the page",
+    "url": "page URL (the one that sorts first when a pair was seen on several)",
+    "question": "question text", "answer": "answer text",
+    "title": "page title", "description": "page meta description",
+    "language_score": "fastText lid.176 probability of the language",
+    "near_duplicate_similarity": "highest cosine to another pair of the same site and language",
+    "first_seen": "first crawl time (UTC)", "last_seen": "last crawl time (UTC)",
+    "question_word_type": "WebFAQ v1 question-word type from the leading interrogative (What, When, Where, "
+                          "Which, Who/Whom/Whose, Why, How, Is/are/do/does, "
+                          "Can/could/will/would/may/might/shall/should, No Question Word); null outside "
+                          "the covered languages",
+    "topic": "topic classifier's label (WebFAQ: 8 topics); null without a topic model",
+    "topic_score": "probability of `topic`",
+    "question_type": "question-type classifier's label (NFQA categories); null without a model",
+    "question_type_score": "probability of `question_type`",
+}
+
 
 def _q(text: str) -> str:
     """A YAML scalar (JSON strings are valid YAML)."""
     return json.dumps(text, ensure_ascii=False)
+
+
+def _columns_section(labels: Mapping[str, Any]) -> list[str]:
+    """``## Columns``: the data columns, then which models gave the labels."""
+    lines = ["## Columns", "", "| column | meaning |", "|---|---|"]
+    lines += [f"| `{name}` | {COLUMN_DOCS.get(name, '')} |" for name in DATA_SCHEMA.names]
+    lines.append("")
+    for name in ("topic", "question_type"):
+        entry = labels.get(name) or {}
+        source = (f"model `{entry['model']}`" if entry.get("model")
+                  else f"no model ({entry.get('reason', 'unknown')})")
+        lines.append(f"- `{name}`: {source}; {entry.get('pairs', 0):,} pairs labelled")
+    words = labels.get("question_word_type") or {}
+    covered = ", ".join(sorted(words.get("languages") or {})) or "none"
+    lines += [f"- `question_word_type`: {words.get('pairs', 0):,} pairs; languages {covered}", ""]
+    return lines
 
 
 def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[str]],
@@ -60,6 +99,7 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
               "SELECT * FROM read_parquet('data/deu*.parquet') LIMIT 5;", "```", "",
               "A consumer who wants WebFAQ v1's filtering drops pairs whose `near_duplicate_similarity` is",
               "at or above the near-duplicate threshold.", "",
+              *_columns_section(manifest.get("labels") or {}),
               "## Pairs per language", "", "| language | pairs |", "|---|---:|"]
     lines += [f"| {language} | {n:,} |" for language, n in sorted(counts.items())]
     lines += ["", "## Aligned pairs per language pair", "", "| pair | bitexts |", "|---|---:|"]

@@ -3,7 +3,9 @@
 Contract: ``build_manifest`` returns a JSON-ready dict with the release id, the cutoff (time,
 per-partition offsets fully in the store, worker batch sequence), the consistency level, counts per
 language and language pair, every file with its size, rows and sha256, the model and its
-thresholds, and the previous release with what changed since. Keys are written sorted, so two
+thresholds, the labels (``labels``: per text classifier the model the workers ran or ``null`` with
+the reason, and the labelled pairs per model; the question-word type's covered languages and pairs
+per class), and the previous release with what changed since. Keys are written sorted, so two
 releases of an unchanged store differ only in ``release_id``, ``created``, ``cutoff.time``,
 ``previous``, ``timings`` and the ``webfaq.duckdb`` checksum (DuckDB files are not
 byte-reproducible; the Parquet files are). ``read_manifest`` loads one, raising
@@ -27,6 +29,9 @@ from webfaq_stream import __version__
 from webfaq_stream.errors import ReleaseError
 
 MANIFEST_NAME = "manifest.json"
+#: Store meta document the manifest's ``labels`` report: per text classifier (``topic``,
+#: ``question_type``) ``{"model": id}`` or ``{"model": None, "reason": ...}``, written by the worker.
+LABELLERS_KEY = "labellers"
 FORMAT_VERSION = 1
 LICENSE_NOTE = (
     "Questions and answers were published by the listed websites as schema.org FAQPage markup; "
@@ -59,7 +64,7 @@ def file_entries(root: Path, rows: Mapping[str, int]) -> dict[str, dict[str, Any
 
 def build_manifest(*, release_id: str, created: str, cutoff: Mapping[str, Any], consistency: str,
                    counts: Mapping[str, int], bitext_counts: Mapping[str, int],
-                   files: Mapping[str, Any], model: Mapping[str, Any],
+                   files: Mapping[str, Any], model: Mapping[str, Any], labels: Mapping[str, Any],
                    previous: Mapping[str, Any] | None, timings: Mapping[str, float]) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -73,6 +78,7 @@ def build_manifest(*, release_id: str, created: str, cutoff: Mapping[str, Any], 
         "counts": dict(sorted(counts.items())),
         "bitext_counts": dict(sorted(bitext_counts.items())),
         "model": dict(model),
+        "labels": dict(labels),
         "license": LICENSE_NOTE,
         "previous": dict(previous) if previous else None,
         "files": dict(files),

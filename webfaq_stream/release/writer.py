@@ -44,7 +44,14 @@ DATA_SCHEMA = pa.schema([
     ("near_duplicate_similarity", pa.float64()),
     ("first_seen", pa.string()),
     ("last_seen", pa.string()),
+    ("question_word_type", pa.string()),
+    ("topic", pa.string()),
+    ("topic_score", pa.float64()),
+    ("question_type", pa.string()),
+    ("question_type_score", pa.float64()),
 ])
+#: Text columns that stay null when a pair has no value (labels); other missing text becomes "".
+NULLABLE_TEXT_COLUMNS = frozenset({"question_word_type", "topic", "question_type"})
 
 BITEXT_SCHEMA = pa.schema([
     ("language1", pa.string()),
@@ -68,13 +75,14 @@ _WRITER_OPTIONS: dict[str, Any] = {
     "version": "2.6",
     "data_page_version": "1.0",
     "write_statistics": True,
-    "use_dictionary": ["origin", "language1", "language2"],
+    "use_dictionary": ["origin", "language1", "language2", "question_word_type", "topic", "question_type"],
     "store_schema": False,
 }
 _PAYLOAD_ROW = pa.struct([*DATA_SCHEMA, pa.field("language", pa.string())])
 _DUCKDB_ZSTD_COLUMNS = frozenset({"url", "question", "answer", "title", "description",
                                   "question1", "question2", "answer1", "answer2", "url1", "url2"})
 _DATA_COLUMNS = tuple((f.name, pa.types.is_floating(f.type)) for f in DATA_SCHEMA)
+_FILLED_TEXT = tuple(pa.types.is_string(f.type) and f.name not in NULLABLE_TEXT_COLUMNS for f in DATA_SCHEMA)
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{1,8})*$")
 _DATA_FILE_RE = re.compile(r"^data/([^/]+?)(?:-\d{5})?\.parquet$")
 
@@ -188,13 +196,15 @@ class DataWriter:
 
 
 def data_columns(payloads: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """The ``DATA_SCHEMA`` columns of pair payloads: missing text becomes ``""``, a score that is
-    not a number ``None``."""
+    """The ``DATA_SCHEMA`` columns of pair payloads: missing text becomes ``""`` (a label that is not
+    a string ``None``), a score that is not a number ``None``."""
     columns: list[list[Any]] = []
     for name, is_float in _DATA_COLUMNS:
         if is_float:
             values = [payload.get(name) for payload in payloads]
             columns.append([v if v.__class__ is float else _float_or_none(v) for v in values])
+        elif name in NULLABLE_TEXT_COLUMNS:
+            columns.append([v if isinstance(v := payload.get(name), str) else None for payload in payloads])
         else:
             columns.append([payload.get(name) or "" for payload in payloads])
     return columns
@@ -222,9 +232,10 @@ def payload_rows(payloads: Sequence[Mapping[str, Any]]) -> pa.StructArray:
 
 def split_by_language(rows: pa.StructArray) -> dict[str, pa.Table]:
     """``DATA_SCHEMA`` tables per file language (``safe_language``), rows in their given order;
-    missing text becomes ``""``."""
+    missing text becomes ``""`` (labels stay null)."""
     *columns, language = rows.flatten()
-    columns = [pc.fill_null(column, "") if pa.types.is_string(column.type) else column for column in columns]
+    columns = [pc.fill_null(column, "") if filled else column
+               for column, filled in zip(columns, _FILLED_TEXT)]
     table = pa.Table.from_arrays(columns, schema=DATA_SCHEMA)
     encoded = pc.fill_null(language, "").dictionary_encode()
     safe = [safe_language(value) for value in encoded.dictionary.to_pylist()]

@@ -5,7 +5,8 @@
 - **Exact dedup**: one point per WebFAQ id. A re-seen pair keeps ``first_seen = min``,
   ``last_seen = max`` and the page fields (url, origin, language, score, title, description) of
   the record whose ``(url, language, title, description, language_score)`` sorts first, so the
-  result does not depend on arrival order. A stored pair keeps its stored vector.
+  result does not depend on arrival order. A stored pair keeps its stored vector. Its ``labels``
+  are the batch's (the labelling stage hands a re-seen pair its stored labels unless it relabelled it).
 - **Near-duplicates and alignment** are recomputed for every (origin, language) the batch
   touches, as :mod:`webfaq_stream.domain.align` defines them. Groups of at most
   :data:`FULL_RECOMPUTE_MAX` pairs, and groups that lost a pair, are computed from scratch; larger
@@ -49,7 +50,7 @@ from webfaq_stream.ports import PairStore
 FULL_RECOMPUTE_MAX = 512
 #: Payload fields that come from the crawl record (the rest is maintained by the store).
 RECORD_FIELDS = ("origin", "url", "language", "language_score", "question", "answer", "title",
-                 "description", "first_seen", "last_seen")
+                 "description", "first_seen", "last_seen", "labels")
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
@@ -167,7 +168,7 @@ class PairIndexer:
                 first_seen, last_seen = min(first_seen, old.first_seen), max(last_seen, old.last_seen)
                 if representative_key(old) <= representative_key(rep):
                     merged[pair_id] = replace(old, first_seen=first_seen, last_seen=last_seen,
-                                              aligned=dict(old.aligned))
+                                              aligned=dict(old.aligned), labels=rep.labels)
                     continue
             merged[pair_id] = StoredPair(
                 id=pair_id, origin=rep.origin, url=rep.url, language=rep.language,
@@ -175,7 +176,8 @@ class PairIndexer:
                 title=rep.title, description=rep.description, first_seen=first_seen, last_seen=last_seen,
                 near_duplicate_similarity=old.near_duplicate_similarity if old else None,
                 aligned=dict(old.aligned) if old else {},
-                vector=old.vector if old is not None and old.vector is not None else rep_vector.tolist())
+                vector=old.vector if old is not None and old.vector is not None else rep_vector.tolist(),
+                labels=rep.labels)
         for pair_id, pair in merged.items():
             old = existing.get(pair_id)
             if old is None:

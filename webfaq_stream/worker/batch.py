@@ -6,8 +6,9 @@ a worker thread (the CPU-bound work never runs on the event loop):
 1. reads the store's checkpoint and skips records it already covers (replays after a crash);
 2. decodes, extracts, cleans and tags (:class:`~webfaq_stream.domain.pipeline.Pipeline`);
 3. sends undecodable records to the dead-letter sink and flushes it;
-4. embeds ``question answer`` and applies the pairs with :class:`PairIndexer`, writing in the
-   same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
+4. embeds ``question answer``, labels the pairs (:class:`~webfaq_stream.worker.labels.Labeller`: it
+   reads the batch's stored points first, so a re-seen pair keeps the labels its model already gave)
+   and applies them with :class:`PairIndexer`, writing in the same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
    ``gate.batch()``, so a release sees whole batches only).
 
@@ -64,6 +65,7 @@ from webfaq_stream.store.indexer import IndexStats, PairIndexer
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.isolate import isolate_failures
+from webfaq_stream.worker.labels import Labeller
 from webfaq_stream.worker.metrics import BatchStats, Metrics
 from webfaq_stream.worker.retry import STORE_RETRY_MAX_DELAY_S, RetryPolicy
 from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
@@ -140,16 +142,19 @@ def _summed(parts: Sequence[IndexStats]) -> IndexStats:
 
 
 class BatchProcessor:
-    """Synchronous batch work, run in a worker thread; see the module contract (steps 1-4)."""
+    """Synchronous batch work, run in a worker thread; see the module contract (steps 1-4).
+    ``labeller`` defaults to one without classifiers (question-word types only)."""
 
     def __init__(self, *, pipeline: Pipeline, embedder: Embedder, store: ReleaseGate,
-                 dead_letters: DeadLetterSink, metrics: Metrics | None = None,
+                 dead_letters: DeadLetterSink, labeller: Labeller | None = None,
+                 metrics: Metrics | None = None,
                  health: HealthState | None = None, stop: GracefulStop | None = None,
                  retry_delay_s: float = 1.0, retry_max_delay_s: float = STORE_RETRY_MAX_DELAY_S) -> None:
         self.pipeline = pipeline
         self.embedder = embedder
         self.store = store
         self.indexer = PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold)
+        self.labeller = labeller or Labeller()
         self.dead_letters = dead_letters
         self.metrics = metrics
         self.health = health
@@ -169,6 +174,7 @@ class BatchProcessor:
             fresh = [m for m in messages if m.source is None
                      or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
             result, vectors, sources = self._extract_and_embed(fresh)
+            self._label(result)
             self._send_dead_letters(result.dead_letters)
             batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
             result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
@@ -219,6 +225,15 @@ class BatchProcessor:
             result.extend(part)
             sources += [message] * len(part.pairs)
         return result, sources
+
+    def _label(self, result: BatchResult) -> None:
+        """Step 4's labels: the batch's pairs replaced by their labelled selves (same order, so the
+        vectors and the pairs' sources still match)."""
+        if not result.pairs:
+            return
+        ids = sorted({pair.id for pair in result.pairs})
+        stored = self.retry.call(lambda: self.store.get(ids), "reading the batch's stored pairs")
+        result.pairs = self.labeller.label(result.pairs, stored)
 
     def _send_dead_letters(self, letters: Sequence[DeadLetter]) -> None:
         """Send and flush dead letters; while the broker refuses them (``BrokerError``: down,

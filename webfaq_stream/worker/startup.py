@@ -1,11 +1,12 @@
 """Start-up wiring of ``webfaq-stream worker``: settings -> adapters, models, processor, Faust app.
 
 ``run_worker(settings)`` configures logging, creates the topics, serves ``/metrics`` and ``/health``
-(``Settings.web_port``), loads the embedding model and the language tagger, opens the store (refusing
-one built by another model), builds the :class:`~webfaq_stream.worker.batch.BatchProcessor` behind a
-``ReleaseGate`` and, for the embedded store (one process owns it), the release scheduler thread, then
-runs the Faust app until SIGTERM/SIGINT. Everything it started is stopped on the way out, the batch
-in hand first.
+(``Settings.web_port``), loads the embedding model, the language tagger and the configured text
+classifiers (topic, question type; on ``Settings.label_device``), opens the store (refusing one built
+by another embedding model; recording the classifiers in the ``labellers`` meta), builds the
+:class:`~webfaq_stream.worker.batch.BatchProcessor` behind a ``ReleaseGate`` and, for the embedded
+store (one process owns it), the release scheduler thread, then runs the Faust app until
+SIGTERM/SIGINT. Everything it started is stopped on the way out, the batch in hand first.
 """
 
 from __future__ import annotations
@@ -16,15 +17,33 @@ import tempfile
 from pathlib import Path
 
 from webfaq_stream.domain.pipeline import Pipeline
+from webfaq_stream.ports import TextClassifier
+from webfaq_stream.release.manifest import LABELLERS_KEY
 from webfaq_stream.settings import Settings
 from webfaq_stream.store.gate import ReleaseGate
 from webfaq_stream.worker.app import BatchRunner, build_app
 from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model, model_meta
 from webfaq_stream.worker.health import HealthState
+from webfaq_stream.worker.labels import Labeller
 from webfaq_stream.worker.metrics import Metrics
 from webfaq_stream.worker.shutdown import GracefulStop
 
 log = logging.getLogger(__name__)
+
+
+def load_labeller(settings: Settings) -> Labeller:
+    """The labelling stage with the classifiers the settings name (``ModelError`` if one cannot load);
+    ``transformers`` is imported only when one is named."""
+    if settings.topic_model is None and settings.question_type_model is None:
+        return Labeller()
+    from webfaq_stream.embed.classifiers import load_text_classifier
+
+    def load(location: str | None) -> TextClassifier | None:
+        return None if location is None else load_text_classifier(location, device=settings.label_device)
+
+    labeller = Labeller(topic=load(settings.topic_model), question_type=load(settings.question_type_model))
+    log.info("text classifiers: %s", labeller.meta())
+    return labeller
 
 
 def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
@@ -54,6 +73,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
     embedder = load_embedder(settings.embedding_model,
                              near_duplicate_threshold=settings.near_duplicate_threshold,
                              alignment_threshold=settings.alignment_threshold)
+    labeller = load_labeller(settings)
     store = open_pair_store(url=settings.qdrant_url,
                             api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
                             path=settings.store_dir, collection=settings.collection)
@@ -64,13 +84,15 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
         store.open(embedder.dim)
         check_store_model(store.get_meta(MODEL_KEY), embedder)
         store.set_meta(MODEL_KEY, model_meta(embedder))
+        store.set_meta(LABELLERS_KEY, labeller.meta())
         gate = ReleaseGate(store)
         stop = GracefulStop(settings.shutdown_grace_s, health)
         processor = BatchProcessor(
             pipeline=Pipeline(LanguageTagger(settings.langid_model_path, settings.language_overrides),
                               max_record_bytes=settings.max_record_bytes,
                               page_time_budget_s=settings.page_time_budget_s),
-            embedder=embedder, store=gate, dead_letters=dead_letters, metrics=metrics, health=health,
+            embedder=embedder, store=gate, dead_letters=dead_letters, labeller=labeller, metrics=metrics,
+            health=health,
             stop=stop)
         runner = BatchRunner(processor, health)
         if settings.qdrant_url is None:
