@@ -9,6 +9,7 @@ import time
 import pytest
 
 from webfaq_stream.domain.model import PageDropped
+from webfaq_stream.extract.microdata import MAX_PROPERTIES
 from webfaq_stream.extract.page import extract_faq
 
 BUDGET_S = 2.0
@@ -59,7 +60,8 @@ def test_deeply_nested_json_ld_is_dropped_as_too_deep() -> None:
 
 
 def test_huge_microdata_subtree_is_dropped_as_too_complex() -> None:
-    page = (b'<html><body><div itemscope itemtype="https://schema.org/FAQPage">' + QUESTION * 5_000
+    questions = MAX_PROPERTIES // QUESTION.count(b"itemprop=") + 1
+    page = (b'<html><body><div itemscope itemtype="https://schema.org/FAQPage">' + QUESTION * questions
             + b"</div></body></html>")
     error, elapsed = _dropped(page)
     assert error.reason == "too_complex"

@@ -4,8 +4,9 @@
   directly under ``webfaq_stream/``; everything else is in a sub-package per stage of the flow.
 - The pure rooms (``domain``, ``decode``, ``extract``) import no adapter, no application room and no
   third-party I/O client.
-- Adapters import only the domain's value types and ids, the ports, settings and errors (and each
-  other), never an application room (worker, store, release, negatives, embed, cli).
+- Adapters import only the domain's value types and ids, the decoders (the crawl-file adapter reads
+  WARC files with ``decode.warc_file``), the ports, settings and errors (and each other), never an
+  application room (worker, store, release, negatives, embed, cli).
 - ``ports`` imports only the domain (so the pure rooms may depend on the ports), and no production
   module imports the test fakes (``testing``).
 - There is no top-level ``connectors`` package any more.
@@ -25,7 +26,7 @@ FACE = {"__init__", "settings", "errors", "ports", "testing"}
 ROOMS = {"domain", "decode", "extract", "embed", "store", "release", "negatives", "worker", "adapters", "cli"}
 PURE_ROOMS = {"domain", "decode", "extract"}
 PURE_MAY_IMPORT = {"domain", "decode", "extract", "errors", "ports"}
-ADAPTERS_MAY_IMPORT = {"adapters", "domain", "errors", "ports", "settings"}
+ADAPTERS_MAY_IMPORT = {"adapters", "decode", "domain", "errors", "ports", "settings"}
 IO_CLIENTS = {"kafka", "aiokafka", "faust", "qdrant_client", "qdrant_edge", "duckdb", "requests", "socket"}
 
 

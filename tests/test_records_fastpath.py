@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -17,11 +18,15 @@ MAX_BYTES = 1 << 20
 
 
 def outcome(decode: object, value: bytes) -> tuple[str, object]:
-    """``("ok", record)`` or ``(error type, reason)``."""
+    """``("ok", record)`` or ``(error type, reason)``; a date that fell back to the decode time (which
+    differs between two calls) is compared by its fallback alone."""
     try:
-        return "ok", decode(value, MAX_BYTES)  # type: ignore[operator]
+        record = decode(value, MAX_BYTES)  # type: ignore[operator]
     except (RecordError, PageDropped) as exc:
         return type(exc).__name__, exc.reason
+    if record.warc_date_fallback == "decode-time":
+        record = dataclasses.replace(record, warc_date="(decode time)")
+    return "ok", record
 
 
 def via_decode_record(value: bytes, max_bytes: int) -> object:
@@ -50,8 +55,7 @@ def test_fast_path_takes_common_records_and_agrees_with_warcio(records: list[byt
 @pytest.mark.parametrize(("edit", "expected"), [
     ((b"200 OK", b"404 Not Found"), ("PageDropped", "http_status")),
     ((b"WARC-Type: response", b"WARC-Type: request"), ("RecordError", "not_response")),
-    ((b"WARC-Date: 2026-03-04T05:06:07+02:00", b"WARC-Date: yesterday"), ("RecordError", "invalid_date")),
-    ((b"https://Example.org", b"ftp://Example.org"), ("RecordError", "invalid_url")),
+    ((b"https://Example.org", b"ftp://Example.org"), ("PageDropped", "not_http")),
     ((b"Content-Type: text/html", b"Transfer-Encoding: chunked\r\nContent-Type: text/html"), None),
 ])
 def test_records_the_fast_path_leaves_to_warcio(records: list[bytes], edit: tuple[bytes, bytes],

@@ -1,14 +1,19 @@
-"""Read crawl files into topic messages: WARC / WARC.gz (warcio) and JSON-lines envelopes.
+"""Read crawl files into topic messages: WARC / WARC.gz and JSON-lines envelopes.
 
 Also writes WARC files of response records (:func:`write_warc_file`) for samples and tests.
 
-Contract of :func:`read_messages`: yields one :class:`Message` per WARC ``response`` record
-(re-serialised with warcio's ``WARCWriter``, optionally as one gzip member) or per non-empty
-JSON line, with the key ``origin_of(url)`` (UTF-8) and the ``content-type`` header
-(``application/warc`` or ``application/json``). Other WARC record types (request, metadata,
-warcinfo, revisit) are skipped and counted in ``FileStats.skipped``. A line or record whose URL is
-missing or invalid is still yielded, with key ``None``, so the worker dead-letters it with its
-reason. A file that is not a readable WARC or JSON-lines file raises :class:`CrawlFileError`.
+Contract of :func:`read_messages`: yields one :class:`Message` per WARC ``response`` record (its
+bytes as in the file, read by :func:`webfaq_stream.decode.warc_file.read_warc_file`; optionally
+as one gzip member) or per non-empty JSON line, with the key ``origin_of(url)`` (UTF-8) and the
+``content-type`` header (``application/warc`` or ``application/json``). Every response record is
+published, ``dns:`` and other non-HTTP ones included (the worker drops those as ``not_http``, counted).
+Other WARC record types (request, metadata, warcinfo, revisit, resource) are skipped and counted in
+``FileStats.skipped``; a response record larger than ``max_record_bytes`` is not read into memory and
+is counted there as ``too_large``. A record the reader cannot frame is reported in
+``FileStats.framing_errors`` (file, offset, what was wrong) and reading goes on with the next record.
+A line or record whose URL is missing or invalid is still yielded, with key ``None``, so the worker
+dead-letters it with its reason. A file that is not a WARC or JSON-lines file at all raises
+:class:`CrawlFileError`.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, NamedTuple
 
+from webfaq_stream.decode.warc_file import DEFAULT_MAX_RECORD_BYTES, FramingError, read_warc_file
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.errors import CrawlFileError
 
@@ -49,11 +55,16 @@ class Message(NamedTuple):
 
 @dataclass
 class FileStats:
-    """What reading the files produced: messages per format and skipped WARC records by type."""
+    """What reading the files produced: messages per format, skipped WARC records by type (and
+    ``too_large``), and ``"<file>: offset N: <what>"`` for every record that could not be framed."""
 
     warc_records: int = 0
     envelopes: int = 0
     skipped: dict[str, int] = field(default_factory=dict)
+    framing_errors: list[str] = field(default_factory=list)
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
 def _key(url: str | None) -> bytes | None:
@@ -89,27 +100,28 @@ def file_format(path: Path) -> str:
     raise CrawlFileError(f"{path}: neither a WARC file nor JSON lines")
 
 
-def warc_messages(path: Path, stats: FileStats, compress: bool = True) -> Iterator[Message]:
-    """Each response record of a WARC file as one re-serialised record."""
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-    from warcio.warcwriter import WARCWriter
-
+def warc_messages(path: Path, stats: FileStats, compress: bool = True,
+                  max_record_bytes: int = DEFAULT_MAX_RECORD_BYTES) -> Iterator[Message]:
+    """Each response record of a WARC file, as it is in the file (see the module contract)."""
     try:
         with path.open("rb") as stream:
-            for record in ArchiveIterator(stream, check_digests=False):
-                if record.rec_type != "response":
-                    stats.skipped[record.rec_type] = stats.skipped.get(record.rec_type, 0) + 1
+            for item in read_warc_file(stream, max_record_bytes):
+                if isinstance(item, FramingError):
+                    where = f"offset {item.offset}" + (
+                        f" (byte {item.offset_in_member} of its gzip member)" if item.offset_in_member else "")
+                    stats.framing_errors.append(f"{path}: {where}: {item.detail}")
                     continue
-                buffer = io.BytesIO()
-                WARCWriter(buffer, gzip=compress).write_record(record)
+                if item.warc_type != "response":
+                    stats.skip(item.warc_type or "untyped")
+                    continue
+                if item.data is None:
+                    stats.skip("too_large")
+                    continue
                 stats.warc_records += 1
-                yield Message(buffer.getvalue(), _key(record.rec_headers.get_header("WARC-Target-URI")),
-                              list(WARC_HEADERS))
-    except ArchiveLoadFailed as exc:
-        raise CrawlFileError(f"{path}: not a readable WARC file: {exc}") from None
-    except (OSError, EOFError) as exc:
-        raise CrawlFileError(f"{path}: corrupt WARC file: {exc}") from None
+                value = gzip.compress(item.data, compresslevel=6) if compress else item.data
+                yield Message(value, _key(item.target_uri), list(WARC_HEADERS))
+    except OSError as exc:
+        raise CrawlFileError(f"{path}: cannot read: {exc}") from None
 
 
 def envelope_messages(path: Path, stats: FileStats) -> Iterator[Message]:

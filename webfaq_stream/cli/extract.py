@@ -1,9 +1,11 @@
 """``webfaq-stream extract FILE_OR_WARC... [--url URL] [--filtered]``: look inside pages.
 
 Prints one JSON object per line on stdout. For an HTML file: one ``{"url", "question", "answer"}``
-per extracted pair. For a WARC / WARC.gz file: the same for every ``response`` record (URL from
-``WARC-Target-URI``, charset from the HTTP ``Content-Type``). A page that cannot be processed prints
-``{"url", "dropped": reason, "detail"}``. With ``--filtered``, pairs go through WebFAQ's filters and
+per extracted pair. For a WARC / WARC.gz file: the same for every ``response`` record, decoded as the
+worker decodes it (URL from ``WARC-Target-URI``, charset from the HTTP ``Content-Type``). A page that
+cannot be processed, or a record that is no page (``http_status``, ``not_http``, undecodable), prints
+``{"url", "dropped": reason, "detail"}``; a record that cannot be framed prints
+``{"file", "offset", "dropped": "invalid_warc", "detail"}``. With ``--filtered``, pairs go through WebFAQ's filters and
 language tagging: kept pairs add ``id``, ``language`` and ``language_score``; filtered pairs print
 ``{"url", "dropped": reason, "question", "answer"}`` (``language_uncertain`` included).
 Limits and the language model come from the settings (``WEBFAQ_MAX_RECORD_BYTES``,
@@ -19,6 +21,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
+from webfaq_stream.decode.records import decode_record
+from webfaq_stream.decode.warc_file import FramingError, read_warc_file
 from webfaq_stream.domain.clean import clean_pairs
 from webfaq_stream.domain.langid import LANGUAGE_UNCERTAIN, LanguageTagger
 from webfaq_stream.domain.model import PageDropped
@@ -35,32 +39,30 @@ def _is_warc(path: Path) -> bool:
     return head == b"WARC"
 
 
-def _charset_of(content_type: str | None) -> str | None:
-    for part in (content_type or "").split(";")[1:]:
-        name, _, value = part.strip().partition("=")
-        if name.strip().lower() == "charset" and value.strip():
-            return value.strip().strip("\"'")
-    return None
+Page = tuple[str, bytes, str | None]
 
 
-def iter_pages(path: Path, url: str | None) -> Iterator[tuple[str, bytes, str | None]]:
-    """``(url, payload, charset)`` for an HTML file or every response record of a WARC."""
+def iter_pages(path: Path, url: str | None, max_bytes: int) -> Iterator[Page | dict[str, Any]]:
+    """``(url, payload, charset)`` for an HTML file or every response record of a WARC, or the line
+    printed for a record that is no page (see the module docstring)."""
     if not _is_warc(path):
         yield url or path.resolve().as_uri(), path.read_bytes(), None
         return
-    from warcio.archiveiterator import ArchiveIterator
-    from warcio.exceptions import ArchiveLoadFailed
-
     with path.open("rb") as stream:
-        try:
-            for record in ArchiveIterator(stream):
-                if record.rec_type != "response":
-                    continue
-                target = record.rec_headers.get_header("WARC-Target-URI") or ""
-                content_type = record.http_headers.get_header("Content-Type") if record.http_headers else None
-                yield target, record.content_stream().read(), _charset_of(content_type)
-        except ArchiveLoadFailed as exc:
-            raise RecordError("bad_warc", f"{path}: {exc}") from None
+        for item in read_warc_file(stream):
+            if isinstance(item, FramingError):
+                yield {"file": str(path), "offset": item.offset, "dropped": "invalid_warc", "detail": item.detail}
+                continue
+            if item.warc_type != "response":
+                continue
+            try:
+                if item.data is None:
+                    raise RecordError("too_large", f"record of {item.size} bytes")
+                record = decode_record(item.data, max_bytes=max_bytes)
+            except (RecordError, PageDropped) as exc:
+                yield {"url": item.target_uri, "dropped": exc.reason, "detail": exc.detail}
+                continue
+            yield record.url, record.html, record.charset
 
 
 def page_lines(url: str, payload: bytes, charset: str | None, settings: Settings,
@@ -96,9 +98,10 @@ def run_extract(paths: list[Path], url: str | None, filtered: bool, settings: Se
     tagger = LanguageTagger(settings.langid_model_path, settings.language_overrides) if filtered else None
     pages = 0
     for path in paths:
-        for page_url, payload, charset in iter_pages(path, url):
+        for page in iter_pages(path, url, settings.max_record_bytes):
             pages += 1
-            for line in page_lines(page_url, payload, charset, settings, tagger):
+            lines = [page] if isinstance(page, dict) else page_lines(*page, settings, tagger)
+            for line in lines:
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
     return pages
 

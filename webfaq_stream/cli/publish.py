@@ -18,7 +18,8 @@ from webfaq_stream.settings import Settings, load_settings
 
 @dataclass
 class PublishResult:
-    """What was published: message counts, skipped WARC records, last offset per partition."""
+    """What was published: message counts, skipped WARC records, records that could not be framed
+    (``"<file>: offset N: <what>"``), last offset per partition."""
 
     topic: str
     messages: int
@@ -26,6 +27,7 @@ class PublishResult:
     envelopes: int
     skipped: dict[str, int] = field(default_factory=dict)
     last_offsets: dict[int, int] = field(default_factory=dict)
+    framing_errors: list[str] = field(default_factory=list)
 
 
 def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | None = None,
@@ -33,7 +35,8 @@ def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | Non
     """Create topics if missing, publish every record of ``paths``, wait for all acknowledgements.
 
     A record over the producer's size limit is reported on stderr, counted in ``skipped`` as
-    ``too_large`` and not sent; the others still are."""
+    ``too_large`` and not sent; the others still are. A WARC record that cannot be framed is reported
+    on stderr with its file offset; reading goes on with the next record."""
     from tqdm import tqdm
 
     from webfaq_stream.adapters.crawl_files import FileStats, read_messages
@@ -53,10 +56,12 @@ def publish_files(settings: Settings, paths: list[Path], *, bootstrap: str | Non
                 publisher.send(message.value, message.key, message.headers, on_delivery=bar.update)
             except RecordTooLargeError as exc:  # reported, counted, and the rest still goes out
                 print(f"webfaq-stream publish: skipped: {exc}", file=sys.stderr)
-                stats.skipped["too_large"] = stats.skipped.get("too_large", 0) + 1
+                stats.skip("too_large")
         last_offsets = publisher.flush()
+    for error in stats.framing_errors:
+        print(f"webfaq-stream publish: broken WARC framing: {error}", file=sys.stderr)
     return PublishResult(settings.topic, publisher.sent, stats.warc_records, stats.envelopes,
-                         dict(stats.skipped), last_offsets)
+                         dict(stats.skipped), last_offsets, list(stats.framing_errors))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -70,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
                            progress=not args.quiet)
     print(json.dumps({"topic": result.topic, "messages": result.messages,
                       "warc_records": result.warc_records, "envelopes": result.envelopes,
-                      "skipped": result.skipped,
+                      "skipped": result.skipped, "framing_errors": result.framing_errors,
                       "last_offsets": {str(p): o for p, o in result.last_offsets.items()}}))
     return 0
 

@@ -12,8 +12,14 @@ Contract of :func:`decode_record`:
   (the worker sends those to the dead-letter topic): ``empty``, ``too_large``, ``unknown_format``,
   ``missing_url``, ``invalid_url``, ``invalid_warc``, ``not_response``, ``invalid_date``,
   ``invalid_json``, ``invalid_envelope``;
-- raises :class:`PageDropped` (``http_status``) for a well-formed response that is not a page
-  (HTTP status other than 2xx): not an error of the producer, a dropped item.
+- raises :class:`PageDropped` for a well-formed response that is not a page: ``http_status`` (HTTP
+  status other than 2xx), ``not_http`` (a ``dns:``, ``file:`` or other non-HTTP target URI): not an
+  error of the producer, a dropped item, counted;
+- a quirk in a WARC record's metadata costs that field, not the page: an unreadable or missing
+  ``WARC-Date`` falls back to the HTTP ``Date`` header, else to the time of decoding, and the record
+  says so in ``warc_date_fallback`` (``"http-date"`` / ``"decode-time"``); a target URI written in
+  angle brackets (``<http://...>``) is read without them; a ``Content-Encoding`` that does not decode
+  leaves the payload as it was sent.
 Never raises anything else for any input bytes.
 
 Speed: the common record, a plain (not gzipped) WARC/1.0 or 1.1 ``response`` whose HTTP body has
@@ -31,8 +37,10 @@ import re
 import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+from webfaq_stream.decode.warc_file import target_uri
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.model import CrawlRecord, PageDropped
 from webfaq_stream.errors import RecordError
@@ -41,6 +49,12 @@ WARC_CONTENT_TYPE = "application/warc"
 JSON_CONTENT_TYPE = "application/json"
 GZIP_MAGIC = b"\x1f\x8b"
 
+#: Page drop of a response whose target is not an HTTP(S) URL (``dns:``, ``file:``, ``ftp:``...).
+NOT_HTTP = "not_http"
+#: Values of ``CrawlRecord.warc_date_fallback``.
+DATE_FROM_HTTP = "http-date"
+DATE_FROM_DECODE_TIME = "decode-time"
+_URI_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9_.:\-]+)", re.IGNORECASE)
 
 
@@ -75,6 +89,34 @@ def _checked_origin(url: str | None) -> tuple[str, str]:
         return url.strip(), origin_of(url)
     except ValueError as exc:
         raise RecordError("invalid_url", str(exc)) from None
+
+
+def _warc_target(uri: str | None) -> tuple[str, str]:
+    """URL and origin of a WARC-Target-URI (angle brackets dropped); ``PageDropped("not_http")`` for
+    other schemes, ``RecordError`` (``missing_url`` / ``invalid_url``) for what is no URL at all."""
+    text = target_uri(uri) or ""
+    scheme, colon, _ = text.partition(":")
+    if colon and _URI_SCHEME.fullmatch(scheme) and scheme.lower() not in ("http", "https"):
+        raise PageDropped(NOT_HTTP, f"{scheme.lower()}: target, not an HTTP page")
+    return _checked_origin(text)
+
+
+def _record_date(warc_date: str | None, http_date: str | None) -> tuple[str, str | None]:
+    """The record's fetch time and, when the WARC-Date could not be read, the fallback that gave it."""
+    try:
+        return iso_utc(warc_date or ""), None
+    except RecordError:
+        pass
+    if http_date:
+        try:
+            moment = parsedate_to_datetime(http_date)
+        except (TypeError, ValueError, IndexError):
+            moment = None
+        if moment is not None:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=UTC)
+            return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DATE_FROM_HTTP
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), DATE_FROM_DECODE_TIME
 
 
 def _charset_of(content_type: str | None) -> str | None:
@@ -192,19 +234,22 @@ def decode_warc_with_warcio(value: bytes, max_bytes: int) -> CrawlRecord:
             raise RecordError("invalid_warc", "no WARC-Type header")
         if record.rec_type != "response":
             raise RecordError("not_response", f"WARC-Type {record.rec_type}")
-        url, origin = _checked_origin(record.rec_headers.get_header("WARC-Target-URI"))
-        date = record.rec_headers.get_header("WARC-Date")
-        if not date:
-            raise RecordError("invalid_date", "missing WARC-Date")
+        url, origin = _warc_target(record.rec_headers.get_header("WARC-Target-URI"))
         http = record.http_headers
-        charset = None
+        charset = http_date = None
         if http is not None:
             status = (http.get_statuscode() or "").strip()
             if not status.startswith("2"):
                 raise PageDropped("http_status", f"HTTP status {status or '?'}")
             charset = _charset_of(http.get_header("Content-Type"))
-        body = record.content_stream().read(max_bytes + 1)
-        if len(body) <= max_bytes and getattr(record.raw_stream, "limit", 0) > 0:
+            http_date = http.get_header("Date")
+        date, date_fallback = _record_date(record.rec_headers.get_header("WARC-Date"), http_date)
+        try:
+            body = record.content_stream().read(max_bytes + 1)
+            stream = record.raw_stream
+        except Exception:  # noqa: BLE001 - a payload encoding warcio cannot undo: the payload as sent
+            body, stream = _payload_as_sent(value, max_bytes)
+        if len(body) <= max_bytes and getattr(stream, "limit", 0) > 0:
             raise RecordError("invalid_warc", "truncated record: shorter than its Content-Length")
     except (RecordError, PageDropped):
         raise
@@ -214,7 +259,27 @@ def decode_warc_with_warcio(value: bytes, max_bytes: int) -> CrawlRecord:
         raise RecordError("invalid_warc", f"{type(exc).__name__}: {str(exc)[:200]}") from None
     if len(body) > max_bytes:
         raise RecordError("too_large", f"payload over {max_bytes} bytes")
-    return CrawlRecord(url=url, origin=origin, warc_date=iso_utc(date), html=body, charset=charset)
+    return CrawlRecord(url=url, origin=origin, warc_date=date, html=body, charset=charset,
+                       warc_date_fallback=date_fallback)
+
+
+def _payload_as_sent(value: bytes, max_bytes: int) -> tuple[bytes, Any]:
+    """The HTTP payload of a WARC record without warcio's content decoding, and the stream it was
+    read from; a ``br`` payload is decompressed here (warcio's brotli hook does not work with
+    brotli 1.2), any other encoding is left as sent."""
+    from warcio.archiveiterator import ArchiveIterator
+
+    record = next(iter(ArchiveIterator(io.BytesIO(value), check_digests=False)))
+    body = record.raw_stream.read(max_bytes + 1)
+    encoding = (record.http_headers.get_header("Content-Encoding") or "") if record.http_headers else ""
+    if encoding.strip().lower() == "br":
+        import brotli
+
+        try:
+            body = brotli.decompress(body)
+        except brotli.error:
+            pass
+    return body, record.raw_stream
 
 
 def _gunzip_one(value: bytes, max_bytes: int) -> bytes:

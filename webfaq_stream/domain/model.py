@@ -27,6 +27,9 @@ class CrawlRecord:
     ``html`` holds the payload bytes as received (not yet decoded to text); ``charset``
     is the charset declared by the HTTP headers, if any. For JSON envelopes the optional
     fields carry what the producer already knew (OWI Parquet rows carry ``faq``).
+    ``warc_date_fallback`` is set when the record's own date could not be read and ``warc_date``
+    came from elsewhere (``"http-date"``: the HTTP ``Date`` header; ``"decode-time"``: the time
+    the record was decoded); None when ``warc_date`` is the record's own.
     """
 
     url: str
@@ -39,6 +42,7 @@ class CrawlRecord:
     language: str | None = None
     json_ld: tuple[str, ...] | None = None
     faq: tuple[tuple[str, str], ...] | None = None
+    warc_date_fallback: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,11 @@
-"""JSON-LD blocks of a page, found in the bytes and parsed leniently.
+"""JSON-LD blocks of a page, taken from its parsed tree, and read leniently.
 
 Contract:
-- :func:`jsonld_blocks` (page bytes, its ``FoldedPage``, charset -> list of str): the text of every
-  ``<script type="application/ld+json">`` element, in document order. Script elements end at the first
-  ``</script`` as in HTML, and a start tag inside another script's content or a comment is not a tag,
-  so JSON-LD quoted inside JavaScript state (``self.__next_f.push``, escaped strings) or commented out
-  is never taken for a block. No DOM is built.
+- :func:`jsonld_blocks` (lexbor tree -> list of str): the text of every ``<script>`` element whose
+  ``type`` is ``application/ld+json`` in any letter case and with any parameters
+  (``application/ld+json; charset=utf-8``), in document order. The HTML5 parser has decided what is a
+  script element: JSON-LD quoted inside JavaScript state (``self.__next_f.push``, escaped strings) or
+  inside a comment is text, not a block.
 - :func:`parse_jsonld` (str [, a list to collect every JSON object into] -> list of JSON values):
   strict JSON first, then the lenient fallback that extruct uses (raw control characters such as
   newlines inside strings, leading HTML/JS comment lines, ``<!-- -->`` and CDATA wrappers); then, for
@@ -21,11 +21,11 @@ import re
 from typing import Any
 
 import jstyleson
+from selectolax.lexbor import LexborHTMLParser
 
 from webfaq_stream.domain.model import PageDropped
-from webfaq_stream.extract.scan import FoldedPage, in_raw_text
 
-_LD_JSON_TYPE = re.compile(rb"""\btype\s*=\s*["']?\s*application/ld\+json""", re.IGNORECASE)
+JSON_LD_TYPE = "application/ld+json"
 _COMMENT_LINE = re.compile(r"^\s*(//.*|<!--.*-->)")  # extruct's HTML_OR_JS_COMMENTLINE
 #: What jstyleson accepts and JSON does not: a comment (not the "//" of a URL) or a trailing comma.
 _JSTYLE_ONLY = re.compile(r"(?:^|[\s,\[{])(?://|/\*)|,\s*[}\]]", re.MULTILINE)
@@ -43,30 +43,15 @@ _WRAPPER_END_WINDOW = 64
 _SEPARATOR = re.compile(r"[\s,;]*")
 
 
-def jsonld_blocks(page: bytes, folded: FoldedPage, charset: str = "utf-8") -> list[str]:
-    """Texts of the page's ``application/ld+json`` script elements, in document order.
+def is_jsonld_type(value: str | None) -> bool:
+    """Is a ``type`` attribute value the JSON-LD MIME type (any case, any parameters)?"""
+    return value is not None and value.split(";", 1)[0].strip().lower() == JSON_LD_TYPE
 
-    ``folded`` is the page's :class:`FoldedPage`. The ``<script`` start tags come from its tag index;
-    each one whose tag holds ``ld+json`` as its type, and that is itself not inside another script's
-    content or a comment, gives the text up to the first ``</script``.
-    """
-    lowered = folded.bytes
-    blocks: list[str] = []
-    block_end = -1
-    for tag_start in folded.find_all(b"<script"):
-        if tag_start < block_end:
-            continue
-        tag_end = lowered.find(b">", tag_start)
-        if tag_end < 0:
-            break
-        if lowered.find(b"ld+json", tag_start, tag_end) < 0 or not _LD_JSON_TYPE.search(page, tag_start, tag_end) \
-                or in_raw_text(folded, tag_start):
-            continue
-        block_end = lowered.find(b"</script", tag_end)
-        if block_end < 0:
-            block_end = len(page)
-        blocks.append(page[tag_end + 1:block_end].decode(charset, errors="replace"))
-    return blocks
+
+def jsonld_blocks(tree: LexborHTMLParser) -> list[str]:
+    """Texts of the page's ``application/ld+json`` script elements, in document order."""
+    return [script.text(deep=True) for script in tree.tags("script")
+            if is_jsonld_type(script.attrs.get("type"))]
 
 
 def _unwrapped(text: str) -> str:

@@ -3,50 +3,71 @@
 ``extract_faq(html, url, ...) -> PageFAQ``: pairs in document order, deduplicated within the page,
 text cleaned by :mod:`webfaq_stream.extract.text`, with the page's title and meta description.
 
-Order of work, cheapest first, so that most pages cost microseconds:
-1. limits: a page over ``max_bytes`` raises ``PageDropped("too_large")``; a page whose first bytes are
-   binary (NUL or many control bytes) raises ``PageDropped("not_html")``;
-2. prefilter: no case-insensitive ``faqpage`` in the bytes (or in the supplied ``json_ld`` blocks)
-   returns an empty ``PageFAQ`` at once (vectorised, ``extract_scan.marker_positions``);
-3. JSON-LD: ``<script type="application/ld+json">`` blocks found in the bytes (no DOM), parsed leniently;
-4. microdata / RDFa: only where ``faqpage`` stands in the ``itemtype`` / ``typeof`` attribute of a start
-   tag (outside scripts and comments), that element alone is parsed with lxml, from its start tag until
-   it closes, and read by extruct's microdata extractor or the RDFa Lite reader (``extract_dom``);
-5. the FAQPage graph walk (``extract_graph``) over all of it; text cleaning; dedup.
+Order of work, cheapest first, so that pages without FAQ markup cost microseconds:
+1. limits: a page over ``max_bytes`` raises ``PageDropped("too_large")``; a UTF-16 page (BOM or HTTP
+   charset, :mod:`~webfaq_stream.extract.encoding`) is transcoded to UTF-8 first; a page whose first
+   bytes are binary (NUL or many control bytes) raises ``PageDropped("not_html")``;
+2. prefilter: no case-insensitive ``faqpage`` in the bytes (nor in the supplied ``json_ld`` /
+   ``microdata``) returns an empty ``PageFAQ`` at once (:func:`~webfaq_stream.extract.scan.has_marker`);
+3. parse bounds (:func:`~webfaq_stream.extract.scan.open_element_bounds`): an estimated stack of open
+   elements deeper than ``MAX_DEPTH`` raises ``PageDropped("too_deep")``, estimated tree-building work
+   over ``MAX_TREE_WORK`` ``PageDropped("too_complex")``, before the parser runs (a C parse cannot be
+   stopped half-way);
+4. one HTML5 parse of the whole page (lexbor, through selectolax), decoded as a browser decides
+   (BOM, HTTP charset, ``<meta charset>``, detection); from that one tree: the JSON-LD blocks
+   (:mod:`~webfaq_stream.extract.jsonld`, read leniently), the microdata items
+   (:mod:`~webfaq_stream.extract.microdata`), the RDFa (:mod:`~webfaq_stream.extract.rdfa`), the title
+   and the meta description (:mod:`~webfaq_stream.extract.text`);
+5. the FAQPage graph walk (:mod:`~webfaq_stream.extract.graph`) over all of it; text cleaning; dedup.
 
-The time budget is enforced without signals (usable from any thread): the deadline is checked between
-steps, between JSON-LD blocks, while walking the graph and between DOM subtrees, and the DOM work is
-bounded up front (nesting depth, subtree size), so no single step can run long. Over budget:
-``PageDropped("too_slow")``. Other drops: ``too_deep``, ``too_complex``.
+``json_ld`` (raw blocks) and ``microdata`` (JSON texts of extruct's microdata output, a list of items
+or one item) are markup a producer supplies (JSON envelopes); they are read in addition to the page's.
+
+The time budget is enforced without signals (usable from any thread): the parse is bounded before it
+runs (step 3) and the deadline is checked after it, between JSON-LD blocks, inside the microdata and
+RDFa readers and while walking the graph. Over budget: ``PageDropped("too_slow")``. Never returns
+partial results.
 """
 
 from __future__ import annotations
 
-import codecs
+import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
-from w3lib.encoding import html_body_declared_encoding
+from selectolax.lexbor import LexborDocumentOptions, LexborHTMLParser, SelectolaxError
 
 from webfaq_stream.domain.model import PageDropped, PageFAQ, RawPair
+from webfaq_stream.extract.encoding import Encoding, decoded, sniffed_encoding, transport_encoding
 from webfaq_stream.extract.graph import collect_nodes, faq_pairs
 from webfaq_stream.extract.jsonld import jsonld_blocks, parse_jsonld
-from webfaq_stream.extract.scan import FoldedPage, attribute_at, in_raw_text, marker_positions
+from webfaq_stream.extract.microdata import extruct_items_to_jsonld, microdata_items
+from webfaq_stream.extract.rdfa import rdfa_items
+from webfaq_stream.extract.scan import folded, has_marker, open_element_bounds
 from webfaq_stream.extract.text import html_to_text, page_title_and_description
 
-#: Page-level drop reasons raised as ``PageDropped.reason`` (counted in metrics).
+#: Page-level drop reasons raised here as ``PageDropped.reason`` (counted in metrics).
 PAGE_DROP_REASONS = ("too_large", "not_html", "too_slow", "too_deep", "too_complex")
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_TIME_BUDGET_S = 2.0
+#: Deepest estimated stack of open elements that is parsed (Blink caps its tree at 512; lexbor has no
+#: cap and walks the stack for most start tags: 10,000 nested ``<div>`` cost it 0.1 s, 100,000 20 s).
+MAX_DEPTH = 4096
+#: Most estimated tree-building work (the stack depth summed over the start tags) that is parsed:
+#: about 0.2 s of lexbor's slowest start tags; the fixture pages need at most 0.3 million.
+MAX_TREE_WORK = 50_000_000
 _SNIFF_BYTES = 1024
 _CONTROL_BYTES = bytes((*range(1, 9), 11, 12, *range(14, 32)))
+_PARSER_OPTIONS = LexborDocumentOptions.WO_EVENTS  # no <selectedcontent> mirroring: quadratic on big selects
+#: Elements whose microdata ``itemtype`` or RDFa ``typeof`` may name an FAQPage (one pass over the tree).
+_FAQ_DECLARATIONS = '[itemtype*="faqpage" i],[typeof*="faqpage" i]'
 
 
 def has_faq_marker(page: bytes) -> bool:
     """The prefilter: does ``faqpage`` occur in the bytes, in any letter case?"""
-    return bool(marker_positions(page))
+    return has_marker(folded(page))
 
 
 def _check_is_html(page: bytes) -> None:
@@ -58,34 +79,54 @@ def _check_is_html(page: bytes) -> None:
         raise PageDropped("not_html", f"{control} control bytes in the first {len(head)}")
 
 
-def _charset_of(page: bytes, charset: str | None) -> str:
-    for candidate in (charset, html_body_declared_encoding(page[:4096])):
-        if candidate:
-            try:
-                return codecs.lookup(candidate).name
-            except LookupError:
-                continue
-    return "utf-8"
-
-
-def _dom_tags(page: bytes, folded: FoldedPage, markers: list[int]) -> tuple[list[int], list[int]]:
-    """Offsets of the start tags whose ``itemtype`` (microdata) / ``typeof`` (RDFa) names an FAQPage."""
-    microdata: list[int] = []
-    rdfa: list[int] = []
-    for marker in markers:
-        found = attribute_at(page, marker)
-        if found is None or found[1] not in ("itemtype", "typeof"):
-            continue
-        tag_start, attribute = found
-        tags = microdata if attribute == "itemtype" else rdfa
-        if (not tags or tags[-1] != tag_start) and not in_raw_text(folded, tag_start):
-            tags.append(tag_start)
-    return microdata, rdfa
-
-
 def _check_deadline(deadline: float, step: str) -> None:
     if time.monotonic() > deadline:
         raise PageDropped("too_slow", f"page time budget exceeded during {step}")
+
+
+def _check_bounds(page: Any) -> None:
+    bounds = open_element_bounds(page, few_tags=MAX_DEPTH)
+    if bounds.depth > MAX_DEPTH:
+        raise PageDropped("too_deep", f"about {bounds.depth} elements open at once > {MAX_DEPTH}")
+    if bounds.work > MAX_TREE_WORK:
+        raise PageDropped("too_complex", f"tree building would take {bounds.work} steps > {MAX_TREE_WORK}")
+
+
+def _parse(page: bytes, encoding: Encoding) -> LexborHTMLParser:
+    try:
+        return LexborHTMLParser(decoded(page, encoding), options=_PARSER_OPTIONS)
+    except (SelectolaxError, ValueError, MemoryError) as exc:
+        raise PageDropped("not_html", f"the HTML parser failed: {exc}") from None
+
+
+def _supplied_microdata(texts: Sequence[str]) -> list[Any]:
+    """JSON-LD-shaped nodes of supplied extruct microdata texts (unreadable ones give nothing)."""
+    nodes: list[Any] = []
+    for text in texts:
+        try:
+            items = json.loads(text)
+        except (ValueError, RecursionError):
+            continue
+        converted = extruct_items_to_jsonld(items if isinstance(items, list) else [items])
+        nodes.extend(node for node in converted if isinstance(node, dict))
+    return nodes
+
+
+def _names_faq_page(value: str | None) -> bool:
+    return value is not None and "faqpage" in value.lower()
+
+
+def _dom_items(tree: LexborHTMLParser, url: str, deadline: float) -> list[list[Any]]:
+    """Microdata items (when an item is an FAQPage) and RDFa nodes (when a ``typeof`` names one)."""
+    declared = {element.mem_id: element for element in tree.css(_FAQ_DECLARATIONS)}.values()
+    found: list[list[Any]] = []
+    if any("itemscope" in element.attrs and _names_faq_page(element.attrs.get("itemtype"))
+           for element in declared):
+        found.append(microdata_items(tree, url, deadline))
+    rdfa_pages = [element for element in declared if _names_faq_page(element.attrs.get("typeof"))]
+    if rdfa_pages:
+        found.append(rdfa_items(tree, rdfa_pages, url, deadline))
+    return found
 
 
 def extract_faq(
@@ -94,44 +135,40 @@ def extract_faq(
     *,
     charset: str | None = None,
     json_ld: Sequence[str] | None = None,
+    microdata: Sequence[str] | None = None,
     max_bytes: int | None = None,
     time_budget_s: float | None = None,
 ) -> PageFAQ:
     """The FAQPage pairs of one page, with its title and description; see the module contract.
 
-    ``json_ld`` are raw JSON-LD blocks supplied by a JSON envelope; they are used in addition to the
-    blocks found in ``html``. Raises ``PageDropped(reason, detail)``; never returns partial results.
+    ``charset`` is the HTTP charset, if any. Raises ``PageDropped(reason, detail)``.
     """
     started = time.monotonic()
     deadline = started + (DEFAULT_TIME_BUDGET_S if time_budget_s is None else time_budget_s)
     page = html.encode("utf-8", errors="replace") if isinstance(html, str) else bytes(html)
-    if isinstance(html, str):
-        charset = "utf-8"
     limit = DEFAULT_MAX_BYTES if max_bytes is None else max_bytes
     if len(page) > limit:
         raise PageDropped("too_large", f"{len(page)} bytes > {limit}")
+    encoding = Encoding("utf-8", 0, "text") if isinstance(html, str) else transport_encoding(page, charset)
+    if encoding is not None and encoding.is_utf16:
+        page = page[encoding.bom_length:].decode(encoding.name, errors="replace").encode("utf-8", "replace")
+        encoding = Encoding("utf-8", 0, encoding.source)
     _check_is_html(page)
-    supplied = [block for block in (json_ld or ()) if isinstance(block, str)]
-    markers = marker_positions(page)
-    if not markers and not any("faqpage" in block.lower() for block in supplied):
+    supplied_blocks = [block for block in (json_ld or ()) if isinstance(block, str)]
+    supplied_items = [text for text in (microdata or ()) if isinstance(text, str)]
+    fold = folded(page)
+    if not has_marker(fold) and not any("faqpage" in text.lower() for text in supplied_blocks + supplied_items):
         return PageFAQ(pairs=())
+    _check_bounds(fold)
 
-    folded = FoldedPage(page, markers)
-    encoding = _charset_of(page, charset)
+    tree = _parse(page, encoding or sniffed_encoding(page))
+    _check_deadline(deadline, "HTML parsing")
     roots: list[Any] = []
     nodes: list[dict[str, Any]] = []
-    blocks = supplied + (jsonld_blocks(page, folded, encoding) if markers else [])
-    for block in blocks:
+    for block in supplied_blocks + jsonld_blocks(tree):
         roots.extend(parse_jsonld(block, nodes))
         _check_deadline(deadline, "JSON-LD parsing")
-    microdata_tags, rdfa_tags = _dom_tags(page, folded, markers)
-    if microdata_tags or rdfa_tags:
-        from webfaq_stream.extract.microdata import (
-            dom_items,  # lxml/extruct DOM work only for the few pages that need it
-        )
-
-        items = dom_items(page, url, encoding, microdata_tags=microdata_tags, rdfa_tags=rdfa_tags,
-                          deadline=deadline)
+    for items in (_supplied_microdata(supplied_items), *_dom_items(tree, url, deadline)):
         roots.extend(items)
         nodes.extend(collect_nodes(items, deadline))
     pairs: list[RawPair] = []
@@ -142,5 +179,5 @@ def extract_faq(
             seen.add(pair)
             pairs.append(RawPair(*pair))
     _check_deadline(deadline, "text cleaning")
-    title, description = page_title_and_description(page, folded, encoding)
+    title, description = page_title_and_description(tree)
     return PageFAQ(pairs=tuple(pairs), title=title, description=description)

@@ -1,47 +1,52 @@
-"""Byte-level scanning of a page: the ``faqpage`` prefilter and where markup stands, without a DOM.
+"""Byte-level scans of a page that only decide whether the HTML5 parse is worth running, or affordable.
+
+Neither scan decides what is extracted, nor whether markup stands inside a comment, a script or an
+element: the tree built by the parser (:mod:`webfaq_stream.extract.page`) decides that.
 
 Contract:
-- :func:`marker_positions` (page bytes -> sorted offsets): where ``faqpage`` occurs in any letter case.
-  The prefilter of every page: vectorised (numpy) over this thread's scratch buffers, so a 300 KB page
-  without the word costs tens of microseconds and allocates nothing.
-- :class:`FoldedPage` (page bytes[, its marker offsets]): the page with every byte OR ``0x20``, as a
-  numpy array and as a bytearray. For ASCII letters this is exact lower-casing (``X | 0x20`` is a
-  given lower-case letter only for that letter in either case), so a lower-case word made of letters
-  and ``<``, ``/``, ``!``, ``-``, ``>``, ``+`` (which the fold keeps) is found in any letter case, at
-  the same offsets. Whitespace is *not* kept (``\\n`` becomes ``*``): use the original bytes where
-  whitespace matters. :meth:`FoldedPage.find_all` (lower-case word of 4+ bytes -> sorted offsets,
-  cached) costs a few numpy passes, not a Python loop per candidate; words with ``<`` share one index
-  of the page's ``<`` bytes. :meth:`FoldedPage.last_before` (word, offset -> offset or -1).
-- :func:`in_raw_text` (``FoldedPage``, offset -> bool): whether the offset lies inside the content of a
-  script, style, textarea, iframe, xmp, noembed or noframes element or of an HTML comment, where
-  markup is text, not tags (as in browsers).
-- :func:`attribute_at` (page bytes, offset -> (tag offset, attribute name) | None): the start tag and
-  the lower-cased attribute whose value holds ``offset``, or ``None`` where the offset is not inside an
-  attribute value of a start tag.
+- :func:`folded` (page bytes -> ``uint8`` array): the page with every byte OR ``0x20`` (ASCII letters
+  lower-cased; ``<``, ``/``, ``>`` and digits kept), in this thread's scratch buffer: valid until the
+  next call in the same thread. Nothing is allocated per page.
+- :func:`has_marker` (folded page -> bool): the prefilter, a case-insensitive ``faqpage`` in the bytes.
+  Vectorised (numpy): a 300 KB page without the word costs tens of microseconds.
+- :func:`open_element_bounds` (folded page -> :class:`TreeBounds`): an estimate, from the tag bytes,
+  of the deepest stack of open elements the tree builder will hold and of its work (the stack depth
+  summed over the start tags: HTML5 tree construction walks the stack for most start tags, and lexbor
+  does so without a depth cap, so 100,000 nested ``<div>`` take it 20 s). Per element name, an end
+  tag closes only an open element of its name (a stray ``</span>`` closes nothing); void elements,
+  elements whose end tag may be omitted (``p``, ``li``, ``td``, ``option``...) and the SVG leaves that
+  pages write self-closed (``<path/>``) are not counted; names are compared on their first six
+  letters and digits. Tags written
+  inside scripts or comments are counted as tags, so the estimate can only be too high where a page
+  writes thousands of unclosed tags in its scripts; JSON-escaped end tags (``<\\/div>``) count as end tags.
 """
 
 from __future__ import annotations
 
-import bisect
-import re
 import threading
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 MARKER = b"faqpage"
-#: How far back from a marker its attribute's name is looked for.
-TAG_LOOKBEHIND = 2000
-_ATTRIBUTE_BEFORE = re.compile(
-    rb"""([^\s"'<>/=]+)\s*=\s*(?:"[^"]*|'[^']*|[^\s"'>]*)\Z""")
-
-
 _SCRATCH = threading.local()
+#: Elements that never stay open (void) or are closed by their next sibling or parent (optional end tag).
+_NOT_COUNTED = (
+    "area", "base", "basefont", "bgsound", "br", "col", "embed", "frame", "hr", "img", "input", "keygen",
+    "link", "meta", "param", "source", "track", "wbr", "image",
+    "p", "li", "dt", "dd", "option", "optgroup", "tr", "td", "th", "thead", "tbody", "tfoot", "colgroup",
+    "caption", "rb", "rt", "rtc", "rp", "html", "head", "body",
+    # SVG leaves, written self-closed (<path/>): the scan does not read where a tag ends
+    "path", "circle", "rect", "line", "polyline", "polygon", "ellipse", "stop", "use",
+)
+_NAME_BYTES = 6
+_BACKSLASH = 0x5C | 0x20  # "\\" as folded ("|"): "<\\/div>" is a JSON-escaped end tag
 
 
 def _scratch(name: str, size: int, dtype: Any) -> Any:
-    """A reusable array of ``size`` for this thread (a fresh array per page or per compare costs page
-    faults: measured about 10% of the time of a FAQ page, and of a page without FAQ markup)."""
+    """A reusable array of ``size`` for this thread (a fresh array per page costs page faults: measured
+    about 10% of the time of a page without FAQ markup)."""
     array = getattr(_SCRATCH, name, None)
     if array is None or len(array) < size:
         array = np.empty(max(size, 1 << 20), dtype=dtype)
@@ -49,138 +54,120 @@ def _scratch(name: str, size: int, dtype: Any) -> Any:
     return array[:size]
 
 
-def _search(folded: Any, word: bytes) -> list[int]:
-    """Offsets of ``word`` in the folded ``uint8`` array (see :meth:`FoldedPage.find_all`)."""
-    if len(folded) < len(word):
-        return []
-    # Four bytes of the word (those before its last one, as rare as that gets) are compared as one
-    # 32-bit word at each of the four alignments (a quarter of the page each); offsets are computed
-    # only where one matches, then the whole word is checked there.
-    anchor_at = max(0, len(word) - 5)
+def folded(page: bytes) -> Any:
+    """The page OR ``0x20``, in this thread's scratch buffer (see the module contract)."""
+    out = _scratch("folded", len(page), np.uint8)
+    np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=out)
+    return out
+
+
+def has_marker(page: Any) -> bool:
+    """Does the folded page hold ``faqpage``? Four of its bytes are compared as one 32-bit word at each
+    of the four alignments; the whole word is checked only where those match."""
+    word = MARKER
+    if len(page) < len(word):
+        return False
+    anchor_at = len(word) - 5
     anchor = int(np.frombuffer(word[anchor_at:anchor_at + 4], dtype=np.uint32)[0])
-    hits = []
     for alignment in range(4):
-        words = (len(folded) - alignment) // 4
-        matches = np.equal(folded[alignment:alignment + 4 * words].view(np.uint32), anchor,
+        words = (len(page) - alignment) // 4
+        matches = np.equal(page[alignment:alignment + 4 * words].view(np.uint32), anchor,
                            out=_scratch("flags", words, bool))
-        if matches.any():
-            hits.append(np.flatnonzero(matches) * 4 + (alignment - anchor_at))
-    if not hits:
-        return []
-    return _at_candidates(folded, np.sort(np.concatenate(hits)), word, anchor_at, anchor_at + 4)
-
-
-def _at_candidates(folded: Any, starts: Any, word: bytes, checked_from: int, checked_to: int) -> list[int]:
-    """The ``starts`` (sorted) where ``word`` stands, knowing ``word[checked_from:checked_to]`` matches."""
-    starts = starts[(starts >= 0) & (starts <= len(folded) - len(word))]
-    for index, byte in enumerate(word):  # byte by byte, keeping only the candidates still standing
-        if len(starts) and not checked_from <= index < checked_to:
-            starts = starts[folded[starts + index] == byte]
-    return starts.tolist()
-
-
-def marker_positions(page: bytes) -> list[int]:
-    """Offsets of every case-insensitive ``faqpage`` in ``page``, ascending.
-
-    The prefilter of every page: folded into this thread's scratch buffer, nothing allocated per page.
-    """
-    folded = _scratch("folded", len(page), np.uint8)
-    np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=folded)
-    return _search(folded, MARKER)
-
-
-class FoldedPage:
-    """A page with ASCII letters lower-cased by ``| 0x20``, offsets kept (see module)."""
-
-    def __init__(self, page: bytes, markers: list[int] | None = None) -> None:
-        # folded straight into a bytearray, so that the bytes view needs no second copy
-        self._bytes = bytearray(len(page))
-        self.array = np.frombuffer(self._bytes, dtype=np.uint8)
-        np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=self.array)
-        self._found: dict[bytes, list[int]] = {} if markers is None else {MARKER: markers}
-        self._openers: tuple[Any, Any] | None = None
-
-    @property
-    def bytes(self) -> bytearray:
-        """The folded page as a (shared, not to be changed) bytearray: ``find``/``rfind``/regexes."""
-        return self._bytes
-
-    def find_all(self, word: bytes) -> list[int]:
-        """Offsets of every occurrence of the lower-case ``word`` (4 bytes or more), ascending; cached.
-
-        Words that start with ``<`` (tag words) are checked at the page's ``<`` bytes, found once.
-        """
-        found = self._found.get(word)
-        if found is None:
-            if word.startswith(b"<"):
-                openers, second_bytes = self._tag_openers()
-                found = _at_candidates(self.array, openers[second_bytes == word[1]], word, 0, 2)
-            else:
-                found = _search(self.array, word)
-            self._found[word] = found
-        return found
-
-    def _tag_openers(self) -> tuple[Any, Any]:
-        """Offsets of the page's ``<`` bytes (one compare and one nonzero pass) and the byte after
-        each (one gather): a tag word then costs a compare over these, not a pass over the page."""
-        if self._openers is None:
-            flags = np.equal(self.array[:-1], 0x3C, out=_scratch("flags", max(0, len(self.array) - 1), bool))
-            openers = np.flatnonzero(flags)
-            self._openers = (openers, self.array[openers + 1])
-        return self._openers
-
-    def last_before(self, word: bytes, offset: int) -> int:
-        """Offset of the last occurrence of ``word`` that starts before ``offset``, or -1."""
-        found = self.find_all(word)
-        index = bisect.bisect_left(found, offset) - 1
-        return found[index] if index >= 0 else -1
-
-
-#: Elements whose content is text to an HTML parser (raw text and escapable raw text), script first.
-#: (``<title`` is left out: SVG icons write ``<title/>``, and a title that is never closed breaks a page
-#: visibly, so real pages close it.)
-_TEXT_ELEMENTS = ((b"<script", b"</script"), (b"<style", b"</style"), (b"<textarea", b"</textarea"),
-                  (b"<iframe", b"</iframe"), (b"<xmp", b"</xmp"), (b"<noembed", b"</noembed"),
-                  (b"<noframes", b"</noframes"))
-
-
-def in_raw_text(folded: FoldedPage, offset: int) -> bool:
-    """Is ``offset`` inside the content of an element whose content HTML parses as text (script,
-    style, textarea, iframe, xmp, noembed, noframes; not self-closed) or inside an HTML comment?
-
-    The last opening before the offset comes from the page's tag index (a backward ``bytes.rfind``
-    can cost a millisecond on a 300 KB page); only the stretch from there to the offset is searched
-    for the closing tag, which is usually near. An opening written inside a script is not one.
-    """
-    if _inside(folded, offset, *_TEXT_ELEMENTS[0]):
-        return True
-    lowered = folded.bytes
-    for opening, closing in (*_TEXT_ELEMENTS[1:], (b"<!--", b"-->")):
-        start = folded.last_before(opening, offset)
-        if start < 0 or lowered.find(closing, start + len(opening), offset) >= 0:
+        if not matches.any():
             continue
-        tag_end = lowered.find(b">", start, offset)
-        self_closed = opening != b"<!--" and tag_end > 0 and lowered[tag_end - 1] == 0x2F  # "/>" (SVG)
-        if not self_closed and not _inside(folded, start, *_TEXT_ELEMENTS[0]):
+        starts = np.flatnonzero(matches) * 4 + (alignment - anchor_at)
+        starts = starts[(starts >= 0) & (starts <= len(page) - len(word))]
+        for index, byte in enumerate(word):
+            if len(starts) and not anchor_at <= index < anchor_at + 4:
+                starts = starts[page[starts + index] == byte]
+        if len(starts):
             return True
     return False
 
 
-def _inside(folded: FoldedPage, offset: int, opening: bytes, closing: bytes) -> bool:
-    start = folded.last_before(opening, offset)
-    return start >= 0 and folded.bytes.find(closing, start + len(opening), offset) < 0
+def _name_key(name: str) -> int:
+    raw = name.encode("ascii")[:_NAME_BYTES].ljust(8, b"\0")
+    return int(np.frombuffer(raw, dtype=np.uint64)[0])
 
 
-def attribute_at(page: bytes, offset: int) -> tuple[int, str] | None:
-    """``(offset of the tag's "<", attribute name)`` when ``offset`` is inside an attribute value.
+_NOT_COUNTED_KEYS = np.array(sorted({_name_key(name) for name in _NOT_COUNTED}), dtype=np.uint64)
 
-    The start tag may be long (inline data attributes): its ``<`` is looked for without a bound
-    (a one-byte backward search); the attribute name is read from the last ``TAG_LOOKBEHIND`` bytes.
-    """
-    tag_start = page.rfind(b"<", 0, offset)
-    if tag_start < 0 or not page[tag_start + 1:tag_start + 2].isalpha() or page.find(b">", tag_start, offset) >= 0:
-        return None
-    match = _ATTRIBUTE_BEFORE.search(page, max(tag_start, offset - TAG_LOOKBEHIND), offset)
-    if match is None:
-        return None
-    return tag_start, match.group(1).decode("ascii", errors="replace").lower()
+
+@dataclass(frozen=True, slots=True)
+class TreeBounds:
+    """Estimated deepest stack of open elements and tree-building work (see the module contract)."""
+
+    depth: int
+    work: int
+
+
+#: The low ``n`` bytes of a little-endian word, for name lengths 0..6.
+_KEEP = np.array([(1 << (8 * n)) - 1 for n in range(_NAME_BYTES + 1)], dtype=np.uint64)
+
+
+def _tag_keys(page: Any, openers: Any) -> tuple[Any, Any, Any]:
+    """For the ``<`` at ``openers``: whether a tag name follows (after ``/`` or ``\\/`` for end tags),
+    whether it is an end tag, and its first six bytes as a key (bytes after the name masked out).
+
+    The eight bytes after each ``<`` are read as one little-endian word; an end tag's word is shifted
+    past its slash(es). Name bytes are letters and digits (folded: ``0x30`` and up, not ``>``)."""
+    usable = openers < len(page) - 9
+    windows = np.ndarray(shape=(len(page) - 7,), dtype="<u8", buffer=page, strides=(1,))
+    words = windows[np.where(usable, openers + 1, 0)]
+    first = (words & np.uint64(0xFF)).astype(np.uint8)
+    second = ((words >> np.uint64(8)) & np.uint64(0xFF)).astype(np.uint8)
+    closing = first == 0x2F
+    escaped = (first == _BACKSLASH) & (second == 0x2F)
+    words >>= (closing.astype(np.uint64) + escaped) << np.uint64(3)
+    closing |= escaped
+    raw = words.view(np.uint8).reshape(-1, 8)
+    alive = (raw[:, 0] >= 0x61) & (raw[:, 0] <= 0x7A)
+    valid = alive & usable
+    length = alive.astype(np.uint8)
+    for column in range(1, _NAME_BYTES):
+        values = raw[:, column]
+        alive &= (values >= 0x30) & (values != 0x3E)
+        length += alive
+    return valid, closing, words & _KEEP[length]
+
+
+def open_element_bounds(page: Any, few_tags: int = 0) -> TreeBounds:
+    """Estimated stack depth and tree-building work of a folded page (see the module contract).
+
+    A page with at most ``few_tags`` ``<`` bytes is not scanned further: it gets the bounds that hold
+    for any page with that many tags (every tag open at once; each start tag walking all of them)."""
+    if len(page) < 16:
+        return TreeBounds(0, 0)
+    openers = np.flatnonzero(np.equal(page[:-2], 0x3C, out=_scratch("flags", len(page) - 2, bool)))
+    if len(openers) <= few_tags:
+        return TreeBounds(len(openers), len(openers) * (len(openers) - 1) // 2)
+    valid, closing, key = _tag_keys(page, openers)
+    known = np.minimum(np.searchsorted(_NOT_COUNTED_KEYS, key), len(_NOT_COUNTED_KEYS) - 1)
+    counted = valid & (_NOT_COUNTED_KEYS[known] != key)
+    if not counted.any():
+        return TreeBounds(0, 0)
+    steps = np.where(closing[counted], -1, 1).astype(np.int64)
+    names = key[counted]
+    # each name's open count, never below zero (a reflected walk): per name, in document order
+    order = np.argsort(names, kind="stable")
+    grouped, group = steps[order], names[order]
+    running = np.cumsum(grouped)
+    first = np.empty(len(group), dtype=bool)
+    first[0] = True
+    np.not_equal(group[1:], group[:-1], out=first[1:])
+    start_index = np.flatnonzero(first)
+    before_group = np.zeros(len(start_index), dtype=running.dtype)
+    before_group[1:] = running[start_index[1:] - 1]
+    group_number = np.cumsum(first) - 1
+    within = running - before_group[group_number]
+    spread = 2 * len(within) + 1
+    lowest = np.minimum.accumulate(within - spread * group_number) + spread * group_number
+    open_count = within - np.minimum(lowest, 0)
+    previous = np.zeros_like(open_count)
+    previous[1:] = open_count[:-1]
+    previous[start_index] = 0
+    change = np.empty_like(open_count)
+    change[order] = open_count - previous
+    depth = np.cumsum(change)
+    depth_before = depth - change
+    return TreeBounds(int(depth.max()), int(depth_before[change > 0].sum()))

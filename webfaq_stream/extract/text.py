@@ -1,15 +1,17 @@
-"""HTML to plain text, the way WebFAQ's expected pairs are written (fixtures README).
+"""HTML to plain text, the way WebFAQ's expected pairs are written (fixtures README), on lexbor trees.
 
 Contract:
 - :func:`fold_whitespace` (str -> str): zero-width characters and soft hyphens removed, every run of
   whitespace (NBSP included) collapsed to one space, result trimmed.
-- :func:`html_to_text` (str -> str): tags stripped, entities decoded (also entity-escaped tags such as
-  ``&lt;p&gt;`` inside JSON-LD strings), block-level boundaries (p, li, div, br, headings, table cells,
-  details, summary, dt, dd, ...) become whitespace, inline tags are joined without a space,
-  ``script``/``style``/comments dropped, then :func:`fold_whitespace`. Never raises on bad markup.
-- :func:`element_text` (lxml element -> str): the same text rules applied to a parsed element.
-- :func:`page_title_and_description` (bytes, ``FoldedPage`` -> (title, description)): ``<title>`` and
-  ``<meta name="description">`` read straight from the bytes (no DOM), both cleaned.
+- :func:`element_text` (selectolax node -> str): the text of a parsed element: block-level boundaries
+  (p, li, div, br, headings, table cells, details, summary, dt, dd, ...) become whitespace, inline
+  tags are joined without a space, ``script``/``style``/``noscript``/``template`` content and comments
+  dropped, then :func:`fold_whitespace`. Iterative: any nesting depth.
+- :func:`html_to_text` (str -> str): the same for an HTML fragment (a JSON-LD string), parsed by the
+  same HTML5 parser as the page; entity-escaped tags (``&lt;p&gt;``) are unescaped first. Never raises.
+- :func:`page_title_and_description` (tree -> (title, description)): the document's first HTML
+  ``<title>`` (not an SVG icon's) and the first ``<meta name="description">``, both folded; ``""``
+  where absent.
 """
 
 from __future__ import annotations
@@ -17,10 +19,7 @@ from __future__ import annotations
 import html
 import re
 
-import lxml.etree
-import lxml.html
-
-from webfaq_stream.extract.scan import FoldedPage
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 #: Elements whose boundaries separate words (HTML block-level and the README's list).
 BLOCK_TAGS = frozenset((
@@ -31,6 +30,9 @@ BLOCK_TAGS = frozenset((
 ))
 #: Elements whose content is never text.
 SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
+#: Namespaced roots whose ``<title>`` is not the document's.
+_FOREIGN_ROOTS = frozenset({"svg", "math"})
+_TEXT_NODE = "-text"
 
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z]")
@@ -44,27 +46,34 @@ def fold_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def element_text(element: lxml.etree._Element) -> str:
+def element_text(element: LexborNode) -> str:
     """Text of a parsed element: block boundaries as spaces, inline tags joined, whitespace folded."""
+    first = element.first_child
+    if first is None:
+        return ""
+    if first.next is None and first.tag == _TEXT_NODE:  # the common property value: one text node
+        return fold_whitespace(first.text_content or "")
     parts: list[str] = []
-    skip_depth = 0
-    for event, node in lxml.etree.iterwalk(element, events=("start", "end")):
-        tag = node.tag if isinstance(node.tag, str) else ""
-        if event == "start":
-            if skip_depth or tag in SKIPPED_TAGS or not tag:
-                skip_depth += 1
-                continue
-            if tag in BLOCK_TAGS:
-                parts.append(" ")
-            if node.text:
-                parts.append(node.text)
-        else:
-            if skip_depth:
-                skip_depth -= 1
-            elif tag in BLOCK_TAGS:
-                parts.append(" ")
-            if node is not element and node.tail and not skip_depth:
-                parts.append(node.tail)
+    # a stack of nodes still to visit; None stands for the end of a block element
+    stack: list[LexborNode | None] = list(element.iter(include_text=True))
+    stack.reverse()
+    while stack:
+        node = stack.pop()
+        if node is None:
+            parts.append(" ")
+            continue
+        tag = node.tag
+        if tag == _TEXT_NODE:
+            parts.append(node.text_content or "")
+            continue
+        if tag in SKIPPED_TAGS or tag.startswith("-"):  # comments and other non-elements
+            continue
+        if tag in BLOCK_TAGS:
+            parts.append(" ")
+            stack.append(None)
+        children = list(node.iter(include_text=True))
+        children.reverse()
+        stack.extend(children)
     return fold_whitespace("".join(parts))
 
 
@@ -76,53 +85,39 @@ def html_to_text(fragment: str) -> str:
         fragment = html.unescape(fragment)
     if "<" not in fragment:
         return fold_whitespace(html.unescape(fragment))
-    try:
-        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
-    except (lxml.etree.ParserError, ValueError):
-        return fold_whitespace(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
-    return element_text(root)
+    body = LexborHTMLParser(fragment).body
+    return element_text(body) if body is not None else ""
 
 
-_TITLE = re.compile(rb"<title\b[^>]*>(.*?)</title[^>]*>", re.DOTALL)
-_ATTRIBUTE = re.compile(rb"""([a-z:-]+)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))""", re.IGNORECASE)
+def _is_html_title(node: LexborNode) -> bool:
+    parent = node.parent
+    while parent is not None:
+        if parent.tag in _FOREIGN_ROOTS:
+            return False
+        parent = parent.parent
+    return True
 
 
-def _attributes(tag: bytes) -> dict[bytes, bytes]:
-    return {m.group(1).lower(): m.group(2) or m.group(3) or m.group(4) or b"" for m in _ATTRIBUTE.finditer(tag)}
+def _title(scope: LexborNode) -> str | None:
+    return next((fold_whitespace(node.text(deep=True)) for node in scope.css("title") if _is_html_title(node)),
+                None)
 
 
-def _decode_text(raw: bytes, charset: str) -> str:
-    return fold_whitespace(html.unescape(raw.decode(charset, errors="replace")))
+def _description(scope: LexborNode) -> str | None:
+    for node in scope.css("meta[name]"):
+        attributes = node.attrs
+        if (attributes.get("name") or "").strip().lower() == "description":
+            return fold_whitespace(attributes.get("content") or "")
+    return None
 
 
-def page_title_and_description(page: bytes, folded: FoldedPage, charset: str = "utf-8") -> tuple[str, str]:
-    """``<title>`` and meta description of a page, cleaned; ``""`` where absent.
+def page_title_and_description(tree: LexborHTMLParser) -> tuple[str, str]:
+    """The page's title and meta description, folded; ``""`` where absent (see the module contract).
 
-    ``folded`` is the page's :class:`~webfaq_stream.extract.scan.FoldedPage` (made once by the caller):
-    tag starts come from its index, and only the part before ``<body`` is searched when there is one.
-    """
-    lowered = folded.bytes
-    bodies = folded.find_all(b"<body")
-    head_end = bodies[0] if bodies else len(lowered)
-    title = ""
-    for start in folded.find_all(b"<title"):
-        if start >= head_end:
-            break
-        match = _TITLE.match(lowered, start)
-        if match:
-            title = _decode_text(page[match.start(1):match.end(1)], charset)
-            break
-    description = ""
-    # visit the few "description" words of the head, not every meta element
-    word = lowered.find(b"description", 0, head_end)
-    while word >= 0:
-        tag_start = lowered.rfind(b"<", 0, word)
-        tag_end = lowered.find(b">", word)
-        if tag_start >= 0 and tag_end >= 0 and lowered.startswith(b"<meta", tag_start) \
-                and lowered.find(b">", tag_start, word) < 0:
-            attributes = _attributes(page[tag_start:tag_end + 1])
-            if attributes.get(b"name", b"").strip().lower() == b"description":
-                description = _decode_text(attributes.get(b"content", b""), charset)
-                break
-        word = lowered.find(b"description", word + 1, head_end)
-    return title, description
+    The head is searched first (a few nodes), the whole document only when the head lacks them (a
+    parser closes the head early at the first element that may not stand in it)."""
+    head, root = tree.head, tree.root
+    found = [(reader(head) if head is not None else None) for reader in (_title, _description)]
+    title, description = (value if value is not None else (reader(root) if root is not None else None)
+                          for value, reader in zip(found, (_title, _description), strict=True))
+    return title or "", description or ""

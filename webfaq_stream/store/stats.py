@@ -70,7 +70,7 @@ class IngestStats:
 
 
 #: Drop reasons that remove a whole page or record, not a pair.
-PAGE_DROP_REASONS = frozenset({"no_faqpage", "http_status", "too_large", "too_slow", "not_html",
+PAGE_DROP_REASONS = frozenset({"no_faqpage", "http_status", "not_http", "too_large", "too_slow", "not_html",
                                "too_deep", "too_complex"})
 
 
