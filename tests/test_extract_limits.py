@@ -10,7 +10,8 @@ import pytest
 
 from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.extract.microdata import MAX_PROPERTIES
-from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.extract.page import MAX_DEPTH, MAX_TREE_WORK, extract_faq
+from webfaq_stream.extract.scan import folded, open_element_bounds
 
 BUDGET_S = 2.0
 URL = "https://example.com/faq"
@@ -96,3 +97,30 @@ def test_max_bytes_setting_is_honoured() -> None:
 def test_page_without_marker_is_empty_even_when_huge_in_nesting() -> None:
     page = b"<div>" * 100_000 + b"no faq here" + b"</div>" * 100_000
     assert extract_faq(page, URL).pairs == ()
+
+
+def test_deep_nesting_hidden_by_stray_end_tags_is_still_too_deep() -> None:
+    # a stray </span> closes nothing in a browser: the divs stay open
+    page = (b'<html><body><div itemscope itemtype="https://schema.org/FAQPage">' + QUESTION
+            + b"<div></span>" * 50_000 + b"</div></body></html>")
+    error, elapsed = _dropped(page)
+    assert error.reason == "too_deep"
+    assert elapsed < BUDGET_S
+
+
+@pytest.mark.parametrize("shape", [b"<select>" + b"<option>choice" * 100_000 + b"</select>",
+                                   b"<ul>" + b"<li>item" * 100_000 + b"</ul>",
+                                   b"<table>" + b"<tr><td>cell" * 50_000 + b"</table>",
+                                   b"<p>" + b"<b>bold</b><i>it</i>" * 100_000])
+def test_big_flat_pages_are_parsed_within_the_budget(shape: bytes) -> None:
+    page = (b'<html><body><div itemscope itemtype="https://schema.org/FAQPage">' + QUESTION
+            + b"</div>" + shape + b"</body></html>")
+    started = time.monotonic()
+    assert len(extract_faq(page, URL, time_budget_s=BUDGET_S).pairs) == 1
+    assert time.monotonic() - started < BUDGET_S
+
+
+def test_no_fixture_page_comes_near_the_parse_bounds(fixture_pages) -> None:
+    for path in sorted(fixture_pages.glob("*.html")):
+        bounds = open_element_bounds(folded(path.read_bytes()))
+        assert bounds.depth < MAX_DEPTH // 10 and bounds.work < MAX_TREE_WORK // 10, path.name

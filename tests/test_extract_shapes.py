@@ -163,3 +163,18 @@ def test_html_to_text_block_and_inline_rules() -> None:
     assert html_to_text("<ul><li>one</li><li>two</li></ul>a<br>b") == "one two a b"
     assert html_to_text("pre<a href='#'>fix</a>ed <script>x()</script>soft\u00adhyphen") == "prefixed softhyphen"
     assert html_to_text("plain\u00a0 text\n") == "plain text"
+
+
+def test_supplied_extruct_microdata_is_read_as_the_page_declared_it() -> None:
+    items = [{"type": "https://schema.org/FAQPage", "properties": {"mainEntity": [
+        {"type": "https://schema.org/Question", "properties": {
+            "name": "Where is the shop?", "acceptedAnswer": {
+                "type": "https://schema.org/Answer", "properties": {"text": "<p>At the <b>harbour</b>.</p>"}}}},
+        {"type": "https://schema.org/Question", "properties": {
+            "name": "When is it open?", "acceptedAnswer": {
+                "type": "https://schema.org/Answer", "value": "Every day from nine."}}}]}}]
+    result = extract_faq(b"<html><head><title>Shop</title></head></html>", URL, microdata=[json.dumps(items)])
+    assert [(p.question, p.answer) for p in result.pairs] == [
+        ("Where is the shop?", "At the harbour."), ("When is it open?", "Every day from nine.")]
+    assert result.title == "Shop"
+    assert extract_faq(b"<html></html>", URL, microdata=["not json", json.dumps(items[0])]).pairs == result.pairs

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
@@ -111,13 +112,16 @@ def _description(scope: LexborNode) -> str | None:
     return None
 
 
-def page_title_and_description(tree: LexborHTMLParser) -> tuple[str, str]:
-    """The page's title and meta description, folded; ``""`` where absent (see the module contract).
+def _first_found(tree: LexborHTMLParser, read: Callable[[LexborNode], str | None]) -> str:
+    """What ``read`` finds in the head, else in the whole document (a parser closes the head early at
+    the first element that may not stand in it), else ``""``."""
+    for scope in (tree.head, tree.root):
+        found = read(scope) if scope is not None else None
+        if found is not None:
+            return found
+    return ""
 
-    The head is searched first (a few nodes), the whole document only when the head lacks them (a
-    parser closes the head early at the first element that may not stand in it)."""
-    head, root = tree.head, tree.root
-    found = [(reader(head) if head is not None else None) for reader in (_title, _description)]
-    title, description = (value if value is not None else (reader(root) if root is not None else None)
-                          for value, reader in zip(found, (_title, _description), strict=True))
-    return title or "", description or ""
+
+def page_title_and_description(tree: LexborHTMLParser) -> tuple[str, str]:
+    """The page's title and meta description, folded; ``""`` where absent (see the module contract)."""
+    return _first_found(tree, _title), _first_found(tree, _description)
