@@ -33,7 +33,7 @@ import numpy as np
 from webfaq_stream.domain.align import AlignItem, mutual_best_matches
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.model import PageDropped, TaggedPair
-from webfaq_stream.errors import ConfigurationError, WebFAQError
+from webfaq_stream.errors import ConfigurationError, RecordError, WebFAQError
 
 Unit = tuple[str, int]  # (page file name, 1-based question index in document order)
 Label = tuple[str, str, str]  # (group, kind, value)
@@ -137,13 +137,18 @@ def iter_pages(inputs: Sequence[Path], urls: Mapping[str, str]) -> Iterator[tupl
         if path.is_dir():
             yield from iter_pages(sorted(path.glob("*.html")), urls)
         elif path.name.endswith((".warc", ".warc.gz")):
-            from warcio.archiveiterator import ArchiveIterator
+            from webfaq_stream.decode.records import decode_record
+            from webfaq_stream.decode.warc_file import WarcFileRecord, read_warc_file
 
             with open(path, "rb") as handle:
-                for record in ArchiveIterator(handle):
-                    if record.rec_type == "response":
-                        url = record.rec_headers.get_header("WARC-Target-URI") or ""
-                        yield by_url.get(url, url), url, record.content_stream().read()
+                for item in read_warc_file(handle):
+                    if not isinstance(item, WarcFileRecord) or item.warc_type != "response" or item.data is None:
+                        continue
+                    try:
+                        record = decode_record(item.data)
+                    except (PageDropped, RecordError):
+                        continue
+                    yield by_url.get(record.url, record.url), record.url, record.html
         else:
             html = path.read_bytes()
             url = urls.get(path.name) or canonical_url(html)
