@@ -38,6 +38,8 @@ except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fall
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 CHUNK_BYTES = 1 << 20
+#: Compressed bytes handed to the inflater at a time.
+INFLATE_INPUT_BYTES = 64 << 10
 #: Longest WARC header block the reader accepts (real ones are under 2 KB).
 MAX_HEADER_BYTES = 1 << 20
 DEFAULT_MAX_RECORD_BYTES = 64 << 20
@@ -145,7 +147,7 @@ class _Source:
                     return self._break(*self._skip_to_member())
                 self._inflater = _inflater(31)
                 self._members = [*self._members[-7:], (self.position + len(self._buffer), self._raw_offset)]
-            raw = bytes(self._raw)
+            raw = bytes(self._raw[:INFLATE_INPUT_BYTES])  # bounded: unused_data copies what is left
             try:
                 out = self._inflater.decompress(raw)
             except _inflate_error as exc:
