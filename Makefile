@@ -1,6 +1,6 @@
 # Everything a fresh machine needs is installed from this repository's own files.
 #   make demo   - venv + core install, embedded broker, publish the sample crawl, worker, release, summary
-#   make test   - venv + dev install (torch CPU pinned first), whole suite
+#   make test   - venv + dev install (torch CPU pinned first), ruff + mypy, whole suite
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
@@ -33,7 +33,8 @@ demo: $(CORE)
 	$(BIN)/webfaq-stream ingest sample/sample-crawl.warc.gz \
 		--store-dir $(DEMO_DIR)/store --release-dir $(DEMO_DIR)/releases
 
-test: $(DEV)
+# ruff and mypy first (what CI runs too), then the suite.
+test: lint
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest
 
 test-long: $(DEV)
@@ -56,6 +57,7 @@ bench-negatives: $(CORE)
 
 lint: $(DEV)
 	$(BIN)/ruff check webfaq_stream tests bench
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) data .pytest_cache *.egg-info

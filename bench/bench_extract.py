@@ -1,7 +1,7 @@
 """Extraction speed on one core: the project against the plain extruct call, same pages, same run;
 pages without FAQ markup; and what extraction costs next to embedding the pairs it finds.
 
-Pages: every shared fixture page in ``shared/fixtures/faq-pages`` as saved ("FAQ pages"), and the
+Pages: every fixture page of the test fixtures' ``faq-pages`` folder as saved ("FAQ pages"), and the
 same pages with their FAQ markup removed (every case-insensitive ``faqpage`` replaced by ``WebPage``,
 same size). The plain way: ``extruct.extract(html, syntaxes=["json-ld", "microdata"], uniform=True)``,
 then the same FAQPage walk and text cleaning over its result. The ratio is taken on the pages where

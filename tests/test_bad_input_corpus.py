@@ -34,7 +34,6 @@ from webfaq_stream.adapters.kafka.client import (
     ensure_topics,
     wait_drained,
 )
-from webfaq_stream.cli.publish import publish_files
 from webfaq_stream.decode.records import decode_record
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.langid import LanguageTagger
@@ -42,6 +41,7 @@ from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 from webfaq_stream.errors import RecordError
 from webfaq_stream.settings import load_settings
+from webfaq_stream.worker.publish import publish_files
 
 CASES = cases()
 #: Seconds one bad record may take through decoding and the pipeline (page budget is 2 s).

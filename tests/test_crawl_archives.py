@@ -21,7 +21,7 @@ from webfaq_stream.adapters.crawl_files import FileStats, read_messages
 from webfaq_stream.decode.records import NOT_HTTP, decode_record
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-from webfaq_stream.store.stats import PAGE_DROP_REASONS
+from webfaq_stream.domain.reasons import PAGE_DROP_REASONS
 
 CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"
 FILES = sorted(path for path in CRAWLS.iterdir() if ".warc" in path.name)

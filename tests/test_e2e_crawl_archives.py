@@ -12,8 +12,8 @@ from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
 
+from webfaq_stream.domain.reasons import PAGE_DROP_REASONS
 from webfaq_stream.settings import load_settings
-from webfaq_stream.store.stats import PAGE_DROP_REASONS
 from webfaq_stream.worker.ingest import run_ingest
 
 CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"

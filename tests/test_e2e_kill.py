@@ -14,10 +14,10 @@ from webfaq_stream.adapters.kafka.client import (
     is_drained,
     wait_drained,
 )
-from webfaq_stream.cli.release import open_release_store
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
 from webfaq_stream.store.gate import CHECKPOINT_KEY
+from webfaq_stream.store.opener import open_store
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
 
 
@@ -56,7 +56,7 @@ def test_sigkill_mid_stream_then_restart(broker, sample_crawl, worker_processes,
     second.send_signal(signal.SIGTERM)
     assert second.wait(60) == 0, Path(second.log_path).read_text()[-3000:]
 
-    store = open_release_store(settings)
+    store = open_store(settings)
     try:
         stored = list(store.scroll())
         stats = IngestStats.from_meta(store.get_meta(STATS_KEY))

@@ -11,7 +11,7 @@ import pytest
 
 from webfaq_stream import errors
 from webfaq_stream.domain.model import PageDropped, TaggedPair
-from webfaq_stream.domain.pipeline import Pipeline, messages_from
+from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.store import indexer as indexer_module
 from webfaq_stream.store.indexer import IndexInputError, PairIndexer
 from webfaq_stream.testing import (
@@ -20,6 +20,7 @@ from webfaq_stream.testing import (
     InjectedBug,
     MemoryPairStore,
     align_origin_with_bug,
+    messages_from,
 )
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.isolate import isolate_failures

@@ -103,7 +103,7 @@ def failing_processor(tmp_path: Path):
 
 def test_retries_with_capped_backoff_until_the_store_is_back(failing_processor, sample_crawl) -> None:
     from webfaq_stream.adapters.crawl_files import warc_response_bytes
-    from webfaq_stream.domain.pipeline import messages_from
+    from webfaq_stream.testing import messages_from
 
     processor, store = failing_processor
     store.flag_path.write_text(UNREACHABLE)
@@ -121,8 +121,8 @@ def test_retries_with_capped_backoff_until_the_store_is_back(failing_processor, 
 
 def test_a_stop_during_an_outage_abandons_the_batch_unstored(failing_processor, sample_crawl) -> None:
     from webfaq_stream.adapters.crawl_files import warc_response_bytes
-    from webfaq_stream.domain.pipeline import messages_from
     from webfaq_stream.store.gate import CHECKPOINT_KEY
+    from webfaq_stream.testing import messages_from
     from webfaq_stream.worker.shutdown import BatchAbandoned
 
     processor, store = failing_processor

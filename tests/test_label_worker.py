@@ -17,7 +17,7 @@ from tiny_classifier import QUESTION_TYPES, TOPICS, build_tiny_classifier
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.langid import LanguageTagger
-from webfaq_stream.domain.pipeline import Pipeline, messages_from
+from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.domain.question_words import classify, question_words
 from webfaq_stream.embed.classifiers import load_text_classifier
 from webfaq_stream.embed.models import load_embedder
@@ -28,7 +28,7 @@ from webfaq_stream.release.manifest import LABELLERS_KEY
 from webfaq_stream.release.writer import DATA_SCHEMA
 from webfaq_stream.settings import Settings
 from webfaq_stream.store.gate import ReleaseGate
-from webfaq_stream.testing import MemoryDeadLetters
+from webfaq_stream.testing import MemoryDeadLetters, messages_from
 from webfaq_stream.worker.batch import BatchProcessor
 from webfaq_stream.worker.labels import Labeller
 from webfaq_stream.worker.startup import load_labeller

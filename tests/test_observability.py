@@ -58,7 +58,7 @@ def test_metrics_scraped_over_http_grow_with_each_batch(served):
 
     metrics.observe_batch(BatchStats(records=5, pages_with_faq=3, pairs_kept=7, aligned_pairs=2,
                                      drops={"answer_has_question_mark": 2, "no_faqpage": 2},
-                                     languages={"eng": 4, "deu": 3}, dead_letters={"not_warc": 1},
+                                     languages={"eng": 4, "deu": 3}, dead_letters={"invalid_warc": 1},
                                      seconds=0.2))
     metrics.observe_batch(BatchStats(records=2, pairs_kept=1, languages={"deu": 1}, seconds=0.1))
     metrics.set_consumer_lag("webfaq.crawl", 3, 42)
@@ -72,7 +72,7 @@ def test_metrics_scraped_over_http_grow_with_each_batch(served):
     assert after[("webfaq_aligned_pairs_total", ())] == 2
     assert after[("webfaq_drops_total", (("reason", "answer_has_question_mark"),))] == 2
     assert after[("webfaq_pairs_by_language_total", (("language", "deu"),))] == 4
-    assert after[("webfaq_dead_letters_total", (("reason", "not_warc"),))] == 1
+    assert after[("webfaq_dead_letters_total", (("reason", "invalid_warc"),))] == 1
     assert after[("webfaq_batch_seconds_count", ())] == 2
     assert after[("webfaq_batch_seconds_sum", ())] == pytest.approx(0.3)
     assert after[("webfaq_consumer_lag", (("partition", "3"), ("topic", "webfaq.crawl")))] == 42

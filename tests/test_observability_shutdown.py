@@ -33,22 +33,21 @@ CONSUMER = textwrap.dedent("""
     stop.install()
     print("ready", flush=True)
     while not stop.requested and offset < total:
-        with stop.batch():
-            batch = list(range(offset, int(min(offset + batch_size, total))))
-            print("batch", batch[0], flush=True)
-            try:
-                for record in batch:          # the CPU-bound steps
-                    time.sleep(per_record_s)
-                    stop.checkpoint()
-                with store.open("a") as out:  # the store write (idempotent: a set of ids)
-                    out.write(json.dumps(batch) + "\\n")
-                    out.flush(); os.fsync(out.fileno())
+        batch = list(range(offset, int(min(offset + batch_size, total))))
+        print("batch", batch[0], flush=True)
+        try:
+            for record in batch:          # the CPU-bound steps
+                time.sleep(per_record_s)
                 stop.checkpoint()
-                commit.write_text(str(batch[-1] + 1))  # commit only what is stored
-                offset = batch[-1] + 1
-            except BatchAbandoned:
-                print("abandoned", batch[0], flush=True)
-                break
+            with store.open("a") as out:  # the store write (idempotent: a set of ids)
+                out.write(json.dumps(batch) + "\\n")
+                out.flush(); os.fsync(out.fileno())
+            stop.checkpoint()
+            commit.write_text(str(batch[-1] + 1))  # commit only what is stored
+            offset = batch[-1] + 1
+        except BatchAbandoned:
+            print("abandoned", batch[0], flush=True)
+            break
     print("exit", offset, flush=True)
 """)
 
@@ -120,23 +119,3 @@ def test_requests_flip_health_and_a_second_one_forces_the_stop():
     assert stop.remaining_s() == 0.0
     with pytest.raises(BatchAbandoned, match="SIGTERM"):
         stop.checkpoint()
-
-
-def test_wait_idle_returns_when_the_batch_in_hand_ends():
-    import threading
-
-    stop = GracefulStop(grace_s=1)
-    entered, release = threading.Event(), threading.Event()
-
-    def run_batch() -> None:
-        with stop.batch():
-            entered.set()
-            release.wait(5)
-
-    thread = threading.Thread(target=run_batch)
-    thread.start()
-    entered.wait(5)
-    assert stop.busy and stop.wait_idle(0.05) is False
-    release.set()
-    assert stop.wait_idle(5) is True and not stop.busy
-    thread.join()

@@ -14,12 +14,11 @@ from prometheus_client.parser import text_string_to_metric_families
 from webfaq_stream.adapters.crawl_files import warc_response_bytes
 from webfaq_stream.adapters.kafka.broker import free_port
 from webfaq_stream.adapters.kafka.client import Publisher, committed_offsets, ensure_topics, wait_drained
-from webfaq_stream.cli.search import open_configured_store
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.settings import load_settings
+from webfaq_stream.store.opener import open_store
 
 
 def scrape(port: int) -> dict[str, float]:
@@ -53,7 +52,7 @@ def wait_for(condition, timeout_s: float, what: str, process) -> None:
 
 
 def stored_ids(settings) -> set[str]:
-    store = open_configured_store(settings, load_embedder(settings.embedding_model).dim)
+    store = open_store(settings)
     try:
         return {pair.id for pair in store.scroll()}
     finally:

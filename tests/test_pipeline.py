@@ -12,7 +12,8 @@ from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.domain.clean import clean_pairs
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.model import RawPair, SourceRef
-from webfaq_stream.domain.pipeline import Pipeline, RawMessage, messages_from
+from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.testing import messages_from
 
 WCXB = "Murrough-Foley/web-content-extraction-benchmark"
 

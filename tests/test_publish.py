@@ -9,10 +9,10 @@ from webfaq_stream.adapters.crawl_files import Page, write_warc_file
 from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
 from webfaq_stream.adapters.kafka.client import consume_all
 from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
-from webfaq_stream.cli.publish import publish_files
 from webfaq_stream.decode.records import decode_record
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.settings import load_settings
+from webfaq_stream.worker.publish import publish_files
 
 PAGES = {
     "mailchimp.com__features-email.html": "https://mailchimp.com/features/email/",

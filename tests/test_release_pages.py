@@ -14,9 +14,10 @@ from test_release_support import fixture_pairs, make_pair, open_store
 
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.errors import ReleaseError
-from webfaq_stream.release.scroll import payload_pages, read_ahead
+from webfaq_stream.release.scroll import read_ahead
 from webfaq_stream.release.writer import DataWriter, data_row
 from webfaq_stream.store.gate import ReleaseGate
+from webfaq_stream.store.pages import payload_pages
 
 
 @pytest.fixture()

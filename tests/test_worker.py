@@ -10,11 +10,12 @@ from webfaq_stream.adapters.crawl_files import warc_response_bytes
 from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, consume_all, ensure_topics
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.langid import LanguageTagger
-from webfaq_stream.domain.pipeline import Pipeline, messages_from
+from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.embed.models import load_embedder
 from webfaq_stream.errors import ConfigurationError
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.stats import STATS_KEY
+from webfaq_stream.testing import messages_from
 from webfaq_stream.worker.batch import BatchProcessor, check_store_model, model_meta
 from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 

@@ -9,8 +9,9 @@ import pytest
 
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.domain.langid import LanguageTagger
-from webfaq_stream.domain.pipeline import BatchResult, Pipeline, messages_from
+from webfaq_stream.domain.pipeline import BatchResult, Pipeline
 from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.testing import messages_from
 from webfaq_stream.worker.batch import EXTRACT_CHUNK, BatchProcessor
 
 

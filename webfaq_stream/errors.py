@@ -63,6 +63,10 @@ class StoreLockedError(StoreUnavailableError):
     """The embedded store directory is held by another process."""
 
 
+class StoreMissingError(StoreError):
+    """A reader asked for a store that was never created (nothing to read)."""
+
+
 class ReleaseError(WebFAQError):
     """A release could not be written or read."""
 

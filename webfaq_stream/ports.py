@@ -21,7 +21,7 @@ from webfaq_stream.domain.model import SourceRef, StoredPair
 
 
 class PairStore(Protocol):
-    """One Qdrant collection of FAQ pairs.
+    """One Qdrant collection of FAQ pairs (docs/architecture.md, "Invariants").
 
     Contract shared by every adapter:
     - ``open(dim)`` creates the collection (vector ``qa``: unit vectors, dot = cosine) and the payload indexes on

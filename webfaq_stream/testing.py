@@ -40,6 +40,7 @@ import numpy as np
 from webfaq_stream.adapters.qdrant.opener import require_vector
 from webfaq_stream.domain.align import AlignItem, align_origin
 from webfaq_stream.domain.model import SourceRef, StoredPair
+from webfaq_stream.domain.pipeline import RawMessage
 from webfaq_stream.errors import StoreError, StoreRejectedError, StoreUnavailableError
 from webfaq_stream.ports import PairStore
 
@@ -317,3 +318,9 @@ class RecordingClassifier:
     def classify(self, texts: Sequence[str]) -> list[tuple[str, float]]:
         self.calls.append(list(texts))
         return [(self.labels[len(text) % len(self.labels)], 0.5) for text in texts]
+
+
+def messages_from(values: Sequence[bytes], topic: str = "test", partition: int = 0) -> list[RawMessage]:
+    """Raw messages with consecutive offsets from 0, for tests and benchmarks that have only values."""
+    return [RawMessage(value, source=SourceRef(topic, partition, offset))
+            for offset, value in enumerate(values)]

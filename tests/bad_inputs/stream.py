@@ -122,11 +122,11 @@ class Snapshot:
 
 def snapshot(settings: Any, release: bool = True) -> Snapshot:
     """Read the (closed) store of ``settings`` and, if ``release``, write and read a release of it."""
-    from webfaq_stream.cli.release import open_release_store
     from webfaq_stream.release.build import write_release
+    from webfaq_stream.store.opener import open_store
     from webfaq_stream.store.stats import STATS_KEY
 
-    store = open_release_store(settings)
+    store = open_store(settings)
     try:
         pairs = {pair.id: {**pair.payload(), "vector": list(pair.vector or [])}
                  for pair in store.scroll(with_vectors=True)}
@@ -276,10 +276,10 @@ def publish_stream(bootstrap: str, tmp_path: Path, records: Sequence[StreamRecor
 
 def stored_ids_and_stats(settings: Any) -> tuple[set[str], Any]:
     """The pair ids in the worker's store and its cumulative ``IngestStats`` (store opened, closed)."""
-    from webfaq_stream.cli.release import open_release_store
+    from webfaq_stream.store.opener import open_store
     from webfaq_stream.store.stats import STATS_KEY, IngestStats
 
-    store = open_release_store(settings)
+    store = open_store(settings)
     try:
         return {pair.id for pair in store.scroll()}, IngestStats.from_meta(store.get_meta(STATS_KEY))
     finally:

@@ -7,26 +7,17 @@ the broker. Memory storage: topics are gone when it stops.
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 
 
 def run(args: argparse.Namespace) -> int:
-    from webfaq_stream.adapters.kafka.broker import LOOPBACK, EmbeddedBroker
+    from webfaq_stream.worker.broker import serve_broker
 
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with EmbeddedBroker(port=args.port, host=args.host or LOOPBACK) as broker:
-        print(f"embedded broker listening; export WEBFAQ_KAFKA_BOOTSTRAP={broker.bootstrap}", flush=True)
-        try:
-            while not stop.wait(0.5):
-                if not broker.running():
-                    print(f"the broker exited unexpectedly; log: {broker.log_path}", file=sys.stderr)
-                    return 1
-        except KeyboardInterrupt:
-            pass
-        return 0
+    return serve_broker(
+        args.port, args.host,
+        on_ready=lambda bootstrap: print(
+            f"embedded broker listening; export WEBFAQ_KAFKA_BOOTSTRAP={bootstrap}", flush=True),
+        on_died=lambda log_path: print(f"the broker exited unexpectedly; log: {log_path}", file=sys.stderr))
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

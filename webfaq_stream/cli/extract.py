@@ -5,9 +5,10 @@ per extracted pair. For a WARC / WARC.gz file: the same for every ``response`` r
 worker decodes it (URL from ``WARC-Target-URI``, charset from the HTTP ``Content-Type``). A page that
 cannot be processed, or a record that is no page (``http_status``, ``not_http``, undecodable), prints
 ``{"url", "dropped": reason, "detail"}``; a record that cannot be framed prints
-``{"file", "offset", "dropped": "invalid_warc", "detail"}``. With ``--filtered``, pairs go through WebFAQ's filters and
-language tagging: kept pairs add ``id``, ``language`` and ``language_score``; filtered pairs print
-``{"url", "dropped": reason, "question", "answer"}`` (``language_uncertain`` included).
+``{"file", "offset", "dropped": "invalid_warc", "detail"}``. With ``--filtered``, pairs go through the
+worker's pipeline (WebFAQ's filters, then language tagging), one line per extracted pair in document
+order: kept pairs add ``id``, ``language`` and ``language_score``; filtered pairs print ``{"url",
+"dropped": reason, "question", "answer"}`` (``language_uncertain`` ones with their ``language_score``).
 Limits and the language model come from the settings (``WEBFAQ_MAX_RECORD_BYTES``,
 ``WEBFAQ_PAGE_TIME_BUDGET_S``, ``WEBFAQ_LANGID_MODEL_PATH``).
 """
@@ -19,16 +20,15 @@ import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from webfaq_stream.decode.records import decode_record
-from webfaq_stream.decode.warc_file import FramingError, read_warc_file
-from webfaq_stream.domain.clean import clean_pairs
-from webfaq_stream.domain.langid import LANGUAGE_UNCERTAIN, LanguageTagger
 from webfaq_stream.domain.model import PageDropped
+from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.errors import RecordError
-from webfaq_stream.extract.page import extract_faq
 from webfaq_stream.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from webfaq_stream.domain.pipeline import Pipeline
 
 
 def _is_warc(path: Path) -> bool:
@@ -48,16 +48,19 @@ def iter_pages(path: Path, url: str | None, max_bytes: int) -> Iterator[Page | d
     if not _is_warc(path):
         yield url or path.resolve().as_uri(), path.read_bytes(), None
         return
+    from webfaq_stream.decode.records import decode_record
+    from webfaq_stream.decode.warc_file import FramingError, read_warc_file
+
     with path.open("rb") as stream:
         for item in read_warc_file(stream):
             if isinstance(item, FramingError):
-                yield {"file": str(path), "offset": item.offset, "dropped": "invalid_warc", "detail": item.detail}
+                yield {"file": str(path), "offset": item.offset, "dropped": Reason.INVALID_WARC, "detail": item.detail}
                 continue
             if item.warc_type != "response":
                 continue
             try:
                 if item.data is None:
-                    raise RecordError("too_large", f"record of {item.size} bytes")
+                    raise RecordError(Reason.TOO_LARGE, f"record of {item.size} bytes")
                 record = decode_record(item.data, max_bytes=max_bytes)
             except (RecordError, PageDropped) as exc:
                 yield {"url": item.target_uri, "dropped": exc.reason, "detail": exc.detail}
@@ -65,42 +68,47 @@ def iter_pages(path: Path, url: str | None, max_bytes: int) -> Iterator[Page | d
             yield record.url, record.html, record.charset
 
 
-def page_lines(url: str, payload: bytes, charset: str | None, settings: Settings,
-               tagger: LanguageTagger | None) -> Iterator[dict[str, Any]]:
+def page_lines(url: str, payload: bytes, charset: str | None, pipeline: Pipeline,
+               filtered: bool) -> Iterator[dict[str, Any]]:
     """The JSON objects printed for one page (see the module docstring)."""
+    from webfaq_stream.domain.pipeline import page_record
+
+    record = page_record(url, payload, charset)
     try:
-        page = extract_faq(payload, url, charset=charset, max_bytes=settings.max_record_bytes,
-                           time_budget_s=settings.page_time_budget_s)
+        if not filtered:
+            for pair in pipeline.page_faq(record).pairs:
+                yield {"url": url, "question": pair.question, "answer": pair.answer}
+            return
+        page = pipeline.tag_page(record)
     except PageDropped as exc:
         yield {"url": url, "dropped": exc.reason, "detail": exc.detail}
         return
-    if tagger is None:
-        for pair in page.pairs:
-            yield {"url": url, "question": pair.question, "answer": pair.answer}
-        return
-    kept, dropped = clean_pairs(page.pairs)
-    for drop in dropped:
-        yield {"url": url, "dropped": drop.reason, "question": drop.question, "answer": drop.answer}
-    for pair in kept:
-        language, score = tagger.tag(pair.question, pair.answer, url, page.title, page.description)
-        if language is None:
-            yield {"url": url, "dropped": LANGUAGE_UNCERTAIN, "question": pair.question,
-                   "answer": pair.answer, "language_score": round(score, 4)}
-            continue
-        yield {"url": url, "id": pair.id, "question": pair.question, "answer": pair.answer,
-               "language": language, "language_score": round(score, 4)}
+    for outcome in page.outcomes:
+        line: dict[str, Any] = {"url": url}
+        if outcome.kept is not None:
+            line["id"] = outcome.kept.id
+        else:
+            line["dropped"] = outcome.reason
+        line.update(question=outcome.question, answer=outcome.answer)
+        if outcome.kept is not None:
+            line["language"] = outcome.kept.language
+        if outcome.language_score is not None:
+            line["language_score"] = round(outcome.language_score, 4)
+        yield line
 
 
 def run_extract(paths: list[Path], url: str | None, filtered: bool, settings: Settings,
                 out: TextIO | None = None) -> int:
     """Print the lines for every page of ``paths`` (to stdout by default); returns the pages seen."""
+    from webfaq_stream.domain.pipeline import Pipeline
+
     out = out or sys.stdout
-    tagger = LanguageTagger(settings.langid_model_path, settings.language_overrides) if filtered else None
+    pipeline = Pipeline.from_settings(settings, language_id=filtered)
     pages = 0
     for path in paths:
         for page in iter_pages(path, url, settings.max_record_bytes):
             pages += 1
-            lines = [page] if isinstance(page, dict) else page_lines(*page, settings, tagger)
+            lines = [page] if isinstance(page, dict) else page_lines(*page, pipeline, filtered)
             for line in lines:
                 out.write(json.dumps(line, ensure_ascii=False) + "\n")
     return pages

@@ -16,9 +16,7 @@ from pathlib import Path
 
 from webfaq_stream.errors import ConfigurationError
 from webfaq_stream.negatives.mining import MiningParams
-from webfaq_stream.negatives.release import mine_release
 from webfaq_stream.negatives.splits import DEFAULT_MAX_TEST_QUERIES, DEFAULT_TEST_FRACTION
-from webfaq_stream.release.layout import resolve_release
 from webfaq_stream.settings import load_settings
 
 EXAMPLE = """\
@@ -55,7 +53,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # before any model library is imported
+    from webfaq_stream.negatives.release import mine_release
+    from webfaq_stream.release.layout import resolve_release
+
     release_dir = args.release_dir or load_settings().release_dir
     path = resolve_release(Path(release_dir), args.release)
     try:

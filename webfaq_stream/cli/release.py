@@ -17,19 +17,11 @@ release that fails verification exits 1.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
 
-from webfaq_stream.errors import ReleaseError, StoreError, StoreLockedError
-from webfaq_stream.ports import PairStore
-from webfaq_stream.release.build import ReleaseResult, summary_table, write_release
-from webfaq_stream.release.diff import diff_releases, format_diff
-from webfaq_stream.release.layout import list_releases, resolve_release
-from webfaq_stream.release.manifest import read_manifest, verify_files
-from webfaq_stream.release.schedule import ReleaseScheduler, submit_request, wait_for_answer
-from webfaq_stream.settings import Settings, load_settings
+from webfaq_stream.settings import load_settings
 
 EXAMPLE = """\
 examples:
@@ -38,10 +30,6 @@ examples:
   webfaq-stream release --verify latest
   WEBFAQ_QDRANT_URL=http://qdrant:6333 webfaq-stream release --schedule
 """
-
-#: The embedded store's own description of its vectors (qdrant-edge-py writes it on create).
-EDGE_CONFIG_FILE = "edge_config.json"
-
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -62,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from webfaq_stream.release.build import release_now, summary_table
+    from webfaq_stream.release.diff import diff_releases, format_diff
+    from webfaq_stream.release.layout import list_releases, resolve_release
+    from webfaq_stream.release.manifest import read_manifest, verify_files
+    from webfaq_stream.release.schedule import ReleaseScheduler
+
     overrides = {name: value for name, value in (("store_dir", args.store_dir),
                                                  ("release_dir", args.release_dir)) if value is not None}
     settings = load_settings(**overrides)
@@ -86,52 +80,16 @@ def run(args: argparse.Namespace) -> int:
     progress = not args.no_progress and sys.stderr.isatty()
     if args.schedule:
         logging.basicConfig(level=settings.log_level, stream=sys.stderr)
-        scheduler = ReleaseScheduler(settings, lambda: release_now(settings, progress=False, wait_s=args.wait))
+        scheduler = ReleaseScheduler(settings, lambda: release_now(settings, wait_s=args.wait))
         print(f"release scheduler: '{settings.release_schedule}' (UTC), next at "
               f"{scheduler.next_time.isoformat()}", file=sys.stderr)
         scheduler.run_forever()
         return 0
-    print(summary_table(release_now(settings, progress=progress, wait_s=args.wait)))
+    print(summary_table(release_now(settings, progress=progress, wait_s=args.wait,
+                                    on_request=_asked_the_worker)))
     return 0
 
 
-def release_now(settings: Settings, *, progress: bool, wait_s: float) -> ReleaseResult:
-    """One release: by this process when it can open the store, else by the worker holding it."""
-    try:
-        store = open_release_store(settings)
-    except StoreLockedError:
-        request_id = submit_request(settings.release_dir)
-        print(f"the store is held by a running worker; asked it for a release (request {request_id})",
-              file=sys.stderr)
-        answer = wait_for_answer(settings.release_dir, request_id, wait_s)
-        return ReleaseResult.from_path(Path(answer["path"]))
-    try:
-        return write_release(store, settings, progress=progress)
-    finally:
-        store.close()
-
-
-def open_release_store(settings: Settings) -> PairStore:
-    """Open the configured store for reading; ``ReleaseError`` when there is none to release."""
-    from webfaq_stream.adapters.qdrant.opener import open_pair_store
-
-    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    store = open_pair_store(url=settings.qdrant_url, api_key=api_key, path=settings.store_dir,
-                            collection=settings.collection)
-    store.open(_stored_dim(settings))
-    return store
-
-
-def _stored_dim(settings: Settings) -> int:
-    """The vector size the store was created with (a release does not need the model)."""
-    if settings.qdrant_url is None:
-        config = Path(settings.store_dir) / settings.collection / EDGE_CONFIG_FILE
-        try:
-            return int(json.loads(config.read_text())["vectors"]["qa"]["size"])
-        except FileNotFoundError:
-            raise ReleaseError(f"no store to release at {config.parent}") from None
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise StoreError(f"unreadable store config {config}: {exc}") from None
-    from webfaq_stream.embed.models import load_embedder
-
-    return load_embedder(settings.embedding_model).dim
+def _asked_the_worker(request_id: str) -> None:
+    print(f"the store is held by a running worker; asked it for a release (request {request_id})",
+          file=sys.stderr)

@@ -13,12 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 import textwrap
-from typing import Any
 
 from webfaq_stream.domain.model import StoredPair
-from webfaq_stream.errors import StoreError
-from webfaq_stream.ports import PairStore
-from webfaq_stream.settings import Settings, load_settings
+from webfaq_stream.settings import load_settings
 
 EXAMPLE = """\
 examples:
@@ -52,42 +49,10 @@ def positive_int(text: str) -> int:
     return value
 
 
-def open_configured_store(settings: Settings, dim: int, *, must_exist: bool = True) -> PairStore:
-    """The configured store, opened for ``dim``-wide vectors.
-
-    With ``must_exist`` an embedded store that was never written raises ``StoreError``
-    instead of being created (read-only commands must not create stores).
-    """
-    from webfaq_stream.adapters.qdrant.opener import open_pair_store
-
-    if must_exist and not settings.qdrant_url and not (settings.store_dir / settings.collection).exists():
-        raise StoreError(f"no store at {settings.store_dir / settings.collection} "
-                         "(WEBFAQ_STORE_DIR; run a worker or 'ingest' first)")
-    api_key = settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None
-    store = open_pair_store(url=settings.qdrant_url, api_key=api_key, path=settings.store_dir,
-                            collection=settings.collection)
-    store.open(dim)
-    return store
-
-
-def search_pairs(store: PairStore, embedder: Any, text: str, *, limit: int = 10,
-                 language: str | None = None, origin: str | None = None) -> list[tuple[StoredPair, float]]:
-    """The ``limit`` stored pairs nearest to ``text``, best first, with their cosine similarity."""
-    vector = embedder.encode([text])[0]
-    return store.search(vector, limit=limit, language=language, origin=origin)
-
-
 def run(args: argparse.Namespace) -> int:
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.store.queries import search_pairs
 
-    settings = load_settings()
-    embedder = load_embedder(settings.embedding_model)
-    store = open_configured_store(settings, embedder.dim)
-    try:
-        hits = search_pairs(store, embedder, args.text, limit=args.limit, language=args.lang,
-                            origin=args.origin)
-    finally:
-        store.close()
+    hits = search_pairs(load_settings(), args.text, limit=args.limit, language=args.lang, origin=args.origin)
     print(render_hits(hits, args.format))
     return 0
 

@@ -1,7 +1,7 @@
 """Decode one raw message from the crawl topic into a :class:`~webfaq_stream.domain.model.CrawlRecord`.
 
 A message is either the bytes of one WARC ``response`` record (optionally one gzip member) or a
-JSON envelope ``{"url", "warc_date", "html", ...}`` (DESIGN section 3). The ``content-type``
+JSON envelope ``{"url", "warc_date", "html", ...}`` (README, "Records on the topic"). The ``content-type``
 header tells them apart (``application/warc`` / ``application/json``); sniffing the first bytes
 is the fallback.
 
@@ -38,11 +38,12 @@ import zlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, cast
 
 from webfaq_stream.decode.warc_file import target_uri
 from webfaq_stream.domain.ids import origin_of
-from webfaq_stream.domain.model import CrawlRecord, PageDropped
+from webfaq_stream.domain.model import CrawlRecord, PageDropped, iso_time
+from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.errors import RecordError
 
 WARC_CONTENT_TYPE = "application/warc"
@@ -50,7 +51,7 @@ JSON_CONTENT_TYPE = "application/json"
 GZIP_MAGIC = b"\x1f\x8b"
 
 #: Page drop of a response whose target is not an HTTP(S) URL (``dns:``, ``file:``, ``ftp:``...).
-NOT_HTTP = "not_http"
+NOT_HTTP = Reason.NOT_HTTP
 #: Values of ``CrawlRecord.warc_date_fallback``.
 DATE_FROM_HTTP = "http-date"
 DATE_FROM_DECODE_TIME = "decode-time"
@@ -77,9 +78,7 @@ def iso_utc(value: str) -> str:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
     except ValueError:
         raise RecordError("invalid_date", repr(value[:60])) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso_time(moment)
 
 
 def _checked_origin(url: str | None) -> tuple[str, str]:
@@ -143,10 +142,16 @@ def message_format(value: bytes, content_type: str | None) -> str:
 
 try:  # ISA-L inflates gzip 2-3x faster than zlib, with zlib's API and errors
     from isal.isal_zlib import decompressobj as _inflater
-    from isal.isal_zlib import error as _inflate_error
+    from isal.isal_zlib import error as _isal_error
+
+    # isal's stubs declare its ``error`` class as an instance
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (zlib.error, cast("type[Exception]", _isal_error))
 except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
-    from zlib import decompressobj as _inflater
-    from zlib import error as _inflate_error
+    from zlib import decompressobj as _inflater  # type: ignore[assignment]
+
+    _INFLATE_ERRORS = (zlib.error,)
+#: What a bad gzip member raises while it is inflated.
+_GZIP_ERRORS: tuple[type[Exception], ...] = (OSError, EOFError, *_INFLATE_ERRORS)
 
 _WARC_STARTS = (b"WARC/1.0\r\n", b"WARC/1.1\r\n")
 _BLANK_LINE = b"\r\n\r\n"
@@ -213,7 +218,7 @@ def decode_warc(value: bytes, max_bytes: int) -> CrawlRecord:
     if value.startswith(GZIP_MAGIC):
         try:
             value = _gunzip_one(value, max_bytes)
-        except (OSError, EOFError, zlib.error, _inflate_error) as exc:
+        except _GZIP_ERRORS as exc:
             raise RecordError("invalid_warc", f"bad gzip member: {exc}") from None
     if not value[:64].lstrip(b" \t\r\n").startswith(b"WARC/"):  # warcio would read ARC, even JSON, as ARC
         raise RecordError("invalid_warc", "not a WARC record: no WARC/ version line")
@@ -338,7 +343,7 @@ def _has_lone_surrogates(document: Any) -> bool:
 
 
 def decode_envelope(value: bytes, max_bytes: int) -> CrawlRecord:
-    """Decode one JSON envelope (fields as in DESIGN section 3)."""
+    """Decode one JSON envelope (fields as in the README, "Records on the topic")."""
     try:
         document = json.loads(value)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:  # RecursionError: nested too deep

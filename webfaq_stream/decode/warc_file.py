@@ -25,16 +25,21 @@ stream itself propagate.
 from __future__ import annotations
 
 import re
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO, cast
 
 try:  # ISA-L inflates gzip 2-3x faster than zlib, with zlib's API and errors
     from isal.isal_zlib import decompressobj as _inflater
-    from isal.isal_zlib import error as _inflate_error
+    from isal.isal_zlib import error as _isal_error
+
+    # isal's stubs declare its ``error`` class as an instance
+    _INFLATE_ERRORS: tuple[type[Exception], ...] = (cast("type[Exception]", _isal_error),)
 except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
-    from zlib import decompressobj as _inflater
-    from zlib import error as _inflate_error
+    from zlib import decompressobj as _inflater  # type: ignore[assignment]
+
+    _INFLATE_ERRORS = (zlib.error,)
 
 GZIP_MAGIC = b"\x1f\x8b\x08"
 CHUNK_BYTES = 1 << 20
@@ -88,7 +93,7 @@ class _Source:
         self._raw_offset = 0  # file offset of self._raw[0]
         self._buffer = bytearray()
         self.position = 0  # inflated position of self._buffer[0]
-        self._inflater = None
+        self._inflater: Any = None  # the gzip member being inflated
         self._members: list[tuple[int, int]] = []  # (inflated position, file offset) of recent members
         self._line_start = True  # is the buffer's first byte at the start of a line?
         self._end = False
@@ -150,7 +155,7 @@ class _Source:
             raw = bytes(self._raw[:INFLATE_INPUT_BYTES])  # bounded: unused_data copies what is left
             try:
                 out = self._inflater.decompress(raw)
-            except _inflate_error as exc:
+            except _INFLATE_ERRORS as exc:
                 self._inflater = None
                 self._drop_raw(1)  # look for the next member after this one's magic
                 self._skip_to_member()

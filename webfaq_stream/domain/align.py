@@ -1,7 +1,7 @@
 """Pure math over pair vectors: near-duplicate similarity, cross-lingual alignment, bitext rows.
 
-Definitions (DESIGN section 5), which the store maintains incrementally and which a batch
-computation over the same pairs reproduces exactly:
+Definitions (docs/architecture.md, "Invariants"), which the store maintains incrementally and which a
+batch computation over the same pairs reproduces exactly:
 
 - **similarity** of two pairs: the cosine of their unit vectors, computed in float64 and rounded
   to :data:`SIMILARITY_DECIMALS` decimals. Every comparison (maxima, thresholds, ties) uses the
@@ -177,7 +177,7 @@ class BitextSide(Protocol):
 
 
 def bitext_rows(pairs: Iterable[BitextSide]) -> dict[tuple[str, str], list[dict[str, Any]]]:
-    """Bitext rows (DESIGN section 7 columns) from stored pairs' ``aligned`` payloads.
+    """Bitext rows (the README's ``bitexts/`` columns) from stored pairs' ``aligned`` payloads.
 
     Keys are ``(language1, language2)`` with ``language1 < language2``; a row is emitted only
     when both partners are present and name each other. Rows are sorted by origin, id1, id2.

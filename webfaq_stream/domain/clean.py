@@ -1,8 +1,9 @@
-"""WebFAQ's pair filters, in WebFAQ's order (DESIGN section 4), each drop with a named reason.
+"""WebFAQ's pair filters, in WebFAQ's order, each drop with a named reason.
 
-``clean_pairs(pairs) -> (kept, dropped)``: ``kept`` are :class:`CleanPair` with WebFAQ's id
-(:func:`webfaq_stream.domain.ids.pair_id`), in input order; ``dropped`` are :class:`Dropped` whose ``reason``
-is one of :data:`DROP_REASONS`. Every input pair ends up in exactly one of the two lists.
+``clean_each(pairs)`` yields one result per input pair, in input order: a :class:`CleanPair` with
+WebFAQ's id (:func:`webfaq_stream.domain.ids.pair_id`) or a :class:`Dropped` whose ``reason`` is one of
+:data:`DROP_REASONS` (members of :class:`~webfaq_stream.domain.reasons.Reason`).
+``clean_pairs(pairs) -> (kept, dropped)`` splits the same results into two lists (each in input order).
 
 Order, as WebFAQ's ``extract`` does it (questions and answers stripped first):
 1. ``empty``: question or answer empty;
@@ -19,21 +20,22 @@ Order, as WebFAQ's ``extract`` does it (questions and answers stripped first):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 import emoji
 
 from webfaq_stream.domain.ids import pair_id
 from webfaq_stream.domain.model import CleanPair, Dropped, RawPair
+from webfaq_stream.domain.reasons import Reason
 
-EMPTY = "empty"
-ANSWER_HAS_QUESTION_MARK = "answer_has_question_mark"
-ANSWER_TOO_MANY_NEWLINES = "answer_too_many_newlines"
-QUESTION_TOO_SHORT = "question_too_short"
-ANSWER_TOO_SHORT = "answer_too_short"
-EMPTY_AFTER_CLEANING = "empty_after_cleaning"
-DUPLICATE = "duplicate"
-#: Every reason :func:`clean_pairs` can give, in filter order (metrics label values).
+EMPTY = Reason.EMPTY
+ANSWER_HAS_QUESTION_MARK = Reason.ANSWER_HAS_QUESTION_MARK
+ANSWER_TOO_MANY_NEWLINES = Reason.ANSWER_TOO_MANY_NEWLINES
+QUESTION_TOO_SHORT = Reason.QUESTION_TOO_SHORT
+ANSWER_TOO_SHORT = Reason.ANSWER_TOO_SHORT
+EMPTY_AFTER_CLEANING = Reason.EMPTY_AFTER_CLEANING
+DUPLICATE = Reason.DUPLICATE
+#: Every reason :func:`clean_pairs` can give, in filter order.
 DROP_REASONS = (
     EMPTY, ANSWER_HAS_QUESTION_MARK, ANSWER_TOO_MANY_NEWLINES, QUESTION_TOO_SHORT, ANSWER_TOO_SHORT,
     EMPTY_AFTER_CLEANING, DUPLICATE,
@@ -49,7 +51,7 @@ _NUMBERING = re.compile(r"^\d+\.\d*\s+")
 _QUOTE_PAIRS = (('"', '"'), ("“", "”"), ("‘", "’"), ("‟", "”"), ("„", "”"), ("„", "“"))
 
 
-def filter_reason(question: str, answer: str) -> str | None:
+def filter_reason(question: str, answer: str) -> Reason | None:
     """The reason WebFAQ's filters (steps 1-4) drop a stripped pair, or ``None`` if it passes."""
     if not question or not answer:
         return EMPTY
@@ -80,10 +82,8 @@ def rewrite(text: str, prefixes: Iterable[re.Pattern[str]]) -> str:
     return emoji.replace_emoji(text, "").strip()
 
 
-def clean_pairs(pairs: Iterable[RawPair]) -> tuple[list[CleanPair], list[Dropped]]:
-    """Apply WebFAQ's filters to ``pairs``; see the module contract."""
-    kept: list[CleanPair] = []
-    dropped: list[Dropped] = []
+def clean_each(pairs: Iterable[RawPair]) -> Iterator[CleanPair | Dropped]:
+    """One result per input pair, in input order: the :class:`CleanPair` or why it was :class:`Dropped`."""
     seen: set[str] = set()
     for pair in pairs:
         question, answer = (pair.question or "").strip(), (pair.answer or "").strip()
@@ -99,7 +99,18 @@ def clean_pairs(pairs: Iterable[RawPair]) -> tuple[list[CleanPair], list[Dropped
                 reason = DUPLICATE
             else:
                 seen.add(identifier)
-                kept.append(CleanPair(id=identifier, question=question, answer=answer))
+                yield CleanPair(id=identifier, question=question, answer=answer)
                 continue
-        dropped.append(Dropped(reason=reason, question=question, answer=answer))
+        yield Dropped(reason=reason, question=question, answer=answer)
+
+
+def clean_pairs(pairs: Iterable[RawPair]) -> tuple[list[CleanPair], list[Dropped]]:
+    """Apply WebFAQ's filters to ``pairs``; see the module contract."""
+    kept: list[CleanPair] = []
+    dropped: list[Dropped] = []
+    for result in clean_each(pairs):
+        if isinstance(result, Dropped):
+            dropped.append(result)
+        else:
+            kept.append(result)
     return kept, dropped

@@ -1,4 +1,4 @@
-"""Language tagging with fastText lid.176, exactly as WebFAQ 2.0's extraction does it (DESIGN section 4).
+"""Language tagging with fastText lid.176, exactly as WebFAQ 2.0's extraction does it.
 
 ``LanguageTagger(model_path=None, overrides_path=None).tag(question, answer, url, title="",
 description="", origin=None) -> (code, score)``: ``code`` is an ISO 639-3 code (``eng``, ``deu``) or
@@ -50,8 +50,6 @@ import iso639
 from webfaq_stream.domain.ids import origin_of
 from webfaq_stream.errors import ConfigurationError, ModelError
 
-#: Drop reason the pipeline gives a pair whose language is ``None`` (below the thresholds).
-LANGUAGE_UNCERTAIN = "language_uncertain"
 THRESHOLD = 0.25
 HINT_THRESHOLD = 0.12
 TOP_K = 10

@@ -1,14 +1,30 @@
 """Value types that flow between the pipeline's steps.
 
 All are immutable dataclasses; steps take them and return new ones. Times are ISO-8601
-UTC strings (``2026-11-22T10:00:00Z``) so that they sort as text and serialise as-is.
+UTC strings (``2026-11-22T10:00:00Z``, :func:`iso_time`) so that they sort as text and serialise
+as-is; :func:`utc_now` is the one clock of the package.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
+
+from webfaq_stream.domain.reasons import Reason
+
+
+def utc_now() -> datetime:
+    """Now, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def iso_time(moment: datetime) -> str:
+    """``moment`` as the package's time text, ``YYYY-MM-DDTHH:MM:SSZ`` in UTC (naive times are UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,7 +38,7 @@ class SourceRef:
 
 @dataclass(frozen=True, slots=True)
 class CrawlRecord:
-    """One decoded crawl record (DESIGN section 3), whatever its wire format.
+    """One decoded crawl record (README, "Records on the topic"), whatever its wire format.
 
     ``html`` holds the payload bytes as received (not yet decoded to text); ``charset``
     is the charset declared by the HTTP headers, if any. For JSON envelopes the optional
@@ -73,9 +89,9 @@ class CleanPair:
 
 @dataclass(frozen=True, slots=True)
 class Dropped:
-    """A pair or page removed by a filter, with the named reason (counted in metrics)."""
+    """A pair removed by a filter, with the named reason (counted in metrics)."""
 
-    reason: str
+    reason: Reason
     question: str = ""
     answer: str = ""
 
@@ -119,8 +135,10 @@ class PairLabels:
         for name in ("topic", "question_type"):
             label, score = payload.get(name), payload.get(f"{name}_score")
             model = payload.get(f"{name}_model")
-            ok = isinstance(label, str) and isinstance(model, str) and isinstance(score, int | float)
-            labels[name] = Label(label, float(score), model) if ok else None
+            if isinstance(label, str) and isinstance(model, str) and isinstance(score, int | float):
+                labels[name] = Label(label, float(score), model)
+            else:
+                labels[name] = None
         word_type = payload.get("question_word_type")
         return cls(question_word_type=word_type if isinstance(word_type, str) else None, **labels)
 
@@ -142,7 +160,7 @@ class TaggedPair:
     labels: PairLabels = PairLabels()
 
     def embedding_text(self) -> str:
-        """The text that is embedded: ``question answer`` (DESIGN section 5)."""
+        """The text that is embedded: ``question answer``."""
         return f"{self.question} {self.answer}"
 
 
@@ -181,9 +199,9 @@ class StoredPair:
         return {**{name: getattr(self, name) for name in self.PAYLOAD_FIELDS}, **self.labels.payload()}
 
     @classmethod
-    def from_payload(cls, payload: dict[str, Any], vector: list[float] | None = None) -> StoredPair:
+    def from_payload(cls, payload: Mapping[str, Any], vector: list[float] | None = None) -> StoredPair:
         """Rebuild from a Qdrant payload; unknown keys are ignored."""
-        values = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
+        values: dict[str, Any] = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
         values["aligned"] = dict(values.get("aligned") or {})
         return cls(**values, vector=vector, labels=PairLabels.from_payload(payload))
 

@@ -1,16 +1,25 @@
-"""The pure part of a worker batch: raw messages in, tagged pairs, drop counts and dead letters out.
+"""The one pipeline: a page's pairs extracted, cleaned and language-tagged; a batch of raw messages
+decoded and run through it. The worker, ``webfaq-stream extract`` and ``webfaq-stream calibrate`` all
+call it.
 
-``Pipeline(tagger, max_record_bytes=..., page_time_budget_s=...).run(messages) -> BatchResult``:
-for each :class:`RawMessage`, in order: decode (:mod:`records`), extract FAQPage pairs
-(:mod:`extract`, or the envelope's ``faq`` list used as-is), clean (:mod:`clean`), tag the
-language (:mod:`langid`). No I/O; the models are passed in.
+- ``Pipeline(tagger, max_record_bytes=..., page_time_budget_s=...)`` holds the language tagger
+  (``langid.LanguageTagger``) and the page limits; ``Pipeline.from_settings(settings)`` builds the one
+  the configuration describes (what the worker, ``extract`` and ``calibrate`` use). No I/O beyond
+  loading the language model; no adapter.
+- ``page_faq(record)``: the page's raw pairs and context (the envelope's ``faq`` list as-is, else
+  extraction, :mod:`webfaq_stream.extract.page`); raises ``PageDropped`` with a page reason.
+- ``tag_page(record) -> PageResult``: one :class:`PairOutcome` per raw pair, in document order: kept (a
+  :class:`TaggedPair`) or dropped with its :class:`~webfaq_stream.domain.reasons.Reason` (WebFAQ's filters,
+  :mod:`webfaq_stream.domain.clean`, then ``language_uncertain`` for pairs fastText cannot tell).
+- ``run(messages) -> BatchResult``: for each :class:`RawMessage`, in order: decode
+  (:mod:`webfaq_stream.decode.records`), then ``tag_page``.
 
-Guarantees:
+Guarantees of ``run``:
 - every message ends up in exactly one of: ``dead_letters`` (undecodable: the reason from
   ``RecordError``, or ``internal_error`` when a step failed unexpectedly), a page drop counted in
   ``drops`` (``http_status``, ``too_large``, ``too_slow``, ``no_faqpage``...), or a page with
   pairs (``pages_with_faq``); every extracted pair is either in ``pairs`` or counted in ``drops``
-  by its reason (``language_uncertain`` for pairs fastText cannot tell);
+  by its reason;
 - one bad message never affects the others;
 - ``offsets`` holds, per ``"topic:partition"``, the offset after the last message of the batch
   (what the checkpoint records), for every message with a source, whatever happened to it.
@@ -20,21 +29,88 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
 
 from webfaq_stream.decode.records import decode_record
-from webfaq_stream.domain.clean import clean_pairs
-from webfaq_stream.domain.model import CrawlRecord, PageDropped, PageFAQ, RawPair, SourceRef, TaggedPair
+from webfaq_stream.domain.clean import clean_each
+from webfaq_stream.domain.ids import origin_of
+from webfaq_stream.domain.model import (
+    CrawlRecord,
+    Dropped,
+    PageDropped,
+    PageFAQ,
+    RawPair,
+    SourceRef,
+    TaggedPair,
+)
+from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.errors import RecordError
 from webfaq_stream.extract.page import extract_faq
 from webfaq_stream.ports import Tagger
 
 log = logging.getLogger(__name__)
 
-NO_FAQPAGE = "no_faqpage"
-LANGUAGE_UNCERTAIN = "language_uncertain"
-INTERNAL_ERROR = "internal_error"
+#: ``seen`` of pages that have no fetch time (local files in ``extract`` and ``calibrate``).
+NO_FETCH_TIME = "1970-01-01T00:00:00Z"
+
+
+class PipelineSettings(Protocol):
+    """What :meth:`Pipeline.from_settings` reads (``webfaq_stream.settings.Settings`` has it)."""
+
+    @property
+    def max_record_bytes(self) -> int: ...
+
+    @property
+    def page_time_budget_s(self) -> float: ...
+
+    @property
+    def langid_model_path(self) -> Path | None: ...
+
+    @property
+    def language_overrides(self) -> Path | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PairOutcome:
+    """What became of one extracted pair: ``kept`` or dropped for ``reason`` (exactly one is set).
+
+    ``index`` is its 1-based position among the page's raw pairs (document order); ``question`` and
+    ``answer`` are as the filters left them; ``language_score`` is set once language id ran (kept and
+    ``language_uncertain`` pairs).
+    """
+
+    index: int
+    question: str
+    answer: str
+    kept: TaggedPair | None = None
+    reason: Reason | None = None
+    language_score: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PageResult:
+    """A page through the pipeline: its context and one outcome per raw pair."""
+
+    title: str
+    description: str
+    outcomes: tuple[PairOutcome, ...]
+
+    @property
+    def pairs(self) -> list[TaggedPair]:
+        """The kept pairs, in document order."""
+        return [outcome.kept for outcome in self.outcomes if outcome.kept is not None]
+
+
+def page_record(url: str, html: bytes, charset: str | None = None, seen: str = NO_FETCH_TIME) -> CrawlRecord:
+    """A :class:`CrawlRecord` for a page read from a file (``origin`` is empty unless ``url`` is http(s))."""
+    try:
+        origin = origin_of(url)
+    except ValueError:
+        origin = ""
+    return CrawlRecord(url=url, origin=origin, warc_date=seen, html=html, charset=charset)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,13 +168,28 @@ def offset_key(source: SourceRef) -> str:
 
 
 class Pipeline:
-    """Decode, extract, clean and tag a batch; ``tagger`` is a ``ports.Tagger`` (``langid.LanguageTagger``)."""
+    """Extract, clean and tag pages; run batches of raw messages (see the module contract).
 
-    def __init__(self, tagger: Tagger, *, max_record_bytes: int = 8 * 1024 * 1024,
+    ``tagger`` is a ``ports.Tagger`` (``langid.LanguageTagger``); a pipeline without one can only
+    :meth:`page_faq`.
+    """
+
+    def __init__(self, tagger: Tagger | None, *, max_record_bytes: int = 8 * 1024 * 1024,
                  page_time_budget_s: float = 2.0) -> None:
         self.tagger = tagger
         self.max_record_bytes = max_record_bytes
         self.page_time_budget_s = page_time_budget_s
+
+    @classmethod
+    def from_settings(cls, settings: PipelineSettings, *, language_id: bool = True) -> Pipeline:
+        """The configured pipeline: ``settings``' page limits and language tagger (model and origin
+        overrides). Without ``language_id`` no tagger is loaded: only :meth:`page_faq` may be called."""
+        from webfaq_stream.domain.langid import LanguageTagger  # fastText: only when tagging
+
+        tagger = (LanguageTagger(settings.langid_model_path, settings.language_overrides)
+                  if language_id else None)
+        return cls(tagger, max_record_bytes=settings.max_record_bytes,
+                   page_time_budget_s=settings.page_time_budget_s)
 
     def run(self, messages: Iterable[RawMessage]) -> BatchResult:
         """Process every message of a batch; never raises for bad input."""
@@ -116,29 +207,45 @@ class Pipeline:
                 result.drops[exc.reason] += 1
             except Exception as exc:
                 log.exception("processing a record failed (source %s)", message.source)
-                result.dead_letters.append(DeadLetter(message, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+                result.dead_letters.append(DeadLetter(message, Reason.INTERNAL_ERROR,
+                                                      f"{type(exc).__name__}: {exc}"))
         return result
 
     def _process(self, message: RawMessage, result: BatchResult) -> None:
         record = decode_record(message.value, message.headers, max_bytes=self.max_record_bytes)
-        page = self.page_faq(record)
-        if not page.pairs:
-            result.drops[NO_FAQPAGE] += 1
+        page = self.tag_page(record)
+        if not page.outcomes:
+            result.drops[Reason.NO_FAQPAGE] += 1
             return
         result.pages_with_faq += 1
-        kept, dropped = clean_pairs(page.pairs)
-        for item in dropped:
-            result.drops[item.reason] += 1
-        for pair in kept:
-            language, score = self.tagger.tag(pair.question, pair.answer, record.url, page.title,
-                                              page.description, origin=record.origin)
-            if language is None:
-                result.drops[LANGUAGE_UNCERTAIN] += 1
+        for outcome in page.outcomes:
+            if outcome.kept is not None:
+                result.pairs.append(outcome.kept)
+            elif outcome.reason is not None:
+                result.drops[outcome.reason] += 1
+
+    def tag_page(self, record: CrawlRecord) -> PageResult:
+        """The page's raw pairs cleaned and tagged, one outcome each; raises ``PageDropped``."""
+        if self.tagger is None:
+            raise ValueError("this pipeline was built without language id (from_settings(language_id=False))")
+        page = self.page_faq(record)
+        outcomes: list[PairOutcome] = []
+        for index, cleaned in enumerate(clean_each(page.pairs), start=1):
+            if isinstance(cleaned, Dropped):
+                outcomes.append(PairOutcome(index, cleaned.question, cleaned.answer, reason=cleaned.reason))
                 continue
-            result.pairs.append(TaggedPair(
-                id=pair.id, origin=record.origin, url=record.url, language=language,
-                language_score=float(score), question=pair.question, answer=pair.answer,
-                title=page.title, description=page.description, seen=record.warc_date))
+            language, score = self.tagger.tag(
+                cleaned.question, cleaned.answer, record.url, page.title, page.description, origin=record.origin)
+            if language is None:
+                outcomes.append(PairOutcome(index, cleaned.question, cleaned.answer,
+                                            reason=Reason.LANGUAGE_UNCERTAIN, language_score=float(score)))
+                continue
+            outcomes.append(PairOutcome(index, cleaned.question, cleaned.answer, language_score=float(score),
+                                        kept=TaggedPair(
+                id=cleaned.id, origin=record.origin, url=record.url, language=language,
+                language_score=float(score), question=cleaned.question, answer=cleaned.answer,
+                title=page.title, description=page.description, seen=record.warc_date)))
+        return PageResult(page.title, page.description, tuple(outcomes))
 
     def page_faq(self, record: CrawlRecord) -> PageFAQ:
         """The page's pairs and context: the envelope's ``faq`` as-is, else extraction."""
@@ -152,8 +259,3 @@ class Pipeline:
         return PageFAQ(pairs=page.pairs, title=record.title if record.title is not None else page.title,
                        description=record.description if record.description is not None
                        else page.description)
-
-
-def messages_from(values: Sequence[bytes], topic: str = "test", partition: int = 0) -> list[RawMessage]:
-    """Raw messages with consecutive offsets (for tools and tests that have only values)."""
-    return [RawMessage(value, source=SourceRef(topic, partition, offset)) for offset, value in enumerate(values)]

@@ -78,8 +78,8 @@ def transport_encoding(page: bytes, http_charset: str | None) -> Encoding | None
     for bom, name in _BOMS:
         if page.startswith(bom):
             return Encoding(name, len(bom), "bom")
-    name = _web_name(http_charset, python_labels=True)
-    return Encoding(name, 0, "http") if name else None
+    http_name = _web_name(http_charset, python_labels=True)
+    return Encoding(http_name, 0, "http") if http_name else None
 
 
 def _looks_utf8(page: bytes) -> bool:

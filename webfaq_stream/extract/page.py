@@ -1,4 +1,5 @@
-"""Extraction of schema.org FAQPage question-answer pairs from one page (DESIGN section 4).
+"""Extraction of schema.org FAQPage question-answer pairs from one page (README, "Extraction, cleaning and
+language").
 
 ``extract_faq(html, url, ...) -> PageFAQ``: pairs in document order, deduplicated within the page,
 text cleaned by :mod:`webfaq_stream.extract.text`, with the page's title and meta description.
@@ -46,9 +47,6 @@ from webfaq_stream.extract.microdata import extruct_items_to_jsonld, microdata_i
 from webfaq_stream.extract.rdfa import rdfa_items
 from webfaq_stream.extract.scan import folded, has_marker, open_element_bounds
 from webfaq_stream.extract.text import html_to_text, page_title_and_description
-
-#: Page-level drop reasons raised here as ``PageDropped.reason`` (counted in metrics).
-PAGE_DROP_REASONS = ("too_large", "not_html", "too_slow", "too_deep", "too_complex")
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
 DEFAULT_TIME_BUDGET_S = 2.0

@@ -67,7 +67,7 @@ def element_text(element: LexborNode) -> str:
         if tag == _TEXT_NODE:
             parts.append(node.text_content or "")
             continue
-        if tag in SKIPPED_TAGS or tag.startswith("-"):  # comments and other non-elements
+        if not tag or tag in SKIPPED_TAGS or tag.startswith("-"):  # comments and other non-elements
             continue
         if tag in BLOCK_TAGS:
             parts.append(" ")

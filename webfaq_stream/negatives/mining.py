@@ -44,7 +44,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import bm25s
 import numpy as np
 
 from webfaq_stream.domain.align import SIMILARITY_DECIMALS
@@ -130,6 +129,8 @@ def normalized_text(text: str) -> str:
 
 def bm25_candidates(pairs: Sequence[RetrievalPair], query_rows: Sequence[int], top_k: int) -> list[list[int]]:
     """For each query row, up to ``top_k`` row numbers of other pairs by BM25 score (> 0), best first."""
+    import bm25s  # scipy and friends: loaded only when mining (keeps `webfaq-stream --help` fast)
+
     if not query_rows:
         return []
     answers = bm25s.tokenize([p.answer for p in pairs], stopwords=None, show_progress=False)

@@ -50,7 +50,7 @@ from webfaq_stream.negatives.splits import (
     write_retrieval,
 )
 from webfaq_stream.ports import Embedder
-from webfaq_stream.release.card import dataset_card
+from webfaq_stream.release.card import CardConfig, card, dataset_card
 from webfaq_stream.release.layout import ReleaseLock
 from webfaq_stream.release.manifest import MANIFEST_NAME, read_manifest, sha256_of, write_manifest
 from webfaq_stream.release.writer import data_file_language
@@ -138,11 +138,6 @@ def _near_duplicate_embedder(model: Mapping[str, Any]) -> Embedder | None:
         return None
 
 
-def _yaml_card(title: str, configs: list[str], body: list[str]) -> str:
-    return "\n".join(["---", "license: cc-by-4.0", f"pretty_name: {json.dumps(title)}", "configs:", *configs,
-                      "---", "", f"# {title}", "", *body, ""])
-
-
 def mined_cards(manifest: Mapping[str, Any]) -> dict[str, str]:
     """Dataset cards of the mined files: ``retrieval/README.md`` and ``hard_negatives/README.md``.
 
@@ -154,27 +149,21 @@ def mined_cards(manifest: Mapping[str, Any]) -> dict[str, str]:
     retrieval: Mapping[str, Any] = manifest.get("retrieval") or {}
     mined: Mapping[str, Any] = manifest.get("hard_negatives") or {}
     title = f"WebFAQ stream release {manifest['release_id']}"
-    configs: list[str] = []
+    configs: list[CardConfig] = []
     for language in sorted(retrieval):
-        configs += [f'- config_name: "{language}-corpus"', "  data_files:", "  - split: corpus",
-                    f'    path: "{language}/corpus.jsonl.gz"',
-                    f'- config_name: "{language}-queries"', "  data_files:", "  - split: queries",
-                    f'    path: "{language}/queries.jsonl.gz"',
-                    f'- config_name: "{language}-qrels"', "  data_files:", "  - split: train",
-                    f'    path: "{language}/qrels/train.jsonl"', "  - split: test",
-                    f'    path: "{language}/qrels/test.jsonl"']
-    retrieval_card = _yaml_card(f"{title}: retrieval splits", configs, [
+        configs += [CardConfig(f"{language}-corpus", [("corpus", f"{language}/corpus.jsonl.gz")]),
+                    CardConfig(f"{language}-queries", [("queries", f"{language}/queries.jsonl.gz")]),
+                    CardConfig(f"{language}-qrels", [("train", f"{language}/qrels/train.jsonl"),
+                                                     ("test", f"{language}/qrels/test.jsonl")])]
+    retrieval_card = card(f"{title}: retrieval splits", configs, [
         "Per language, in the layout of PaDaS-Lab/webfaq-retrieval (BEIR): `corpus.jsonl.gz` (`_id`, `title`,",
         "`text` = answer), `queries.jsonl.gz` (`_id`, `text` = question), `qrels/{train,test}.jsonl`",
         "(`query-id`, `corpus-id`, `score`; the same rows as `.tsv` for BEIR loaders). Split by origin:",
         "each test origin gives exactly one test query and no train query, so test and train never share",
         "a site.", "", "| language | corpus | train | test |", "|---|---:|---:|---:|",
         *(f"| {lang} | {v['corpus']:,} | {v['train']:,} | {v['test']:,} |" for lang, v in sorted(retrieval.items()))])
-    configs = []
-    for language in sorted(mined):
-        configs += [f'- config_name: "{language}"', "  data_files:", "  - split: train",
-                    f'    path: "{language}.jsonl.gz"']
-    negatives_card = _yaml_card(f"{title}: hard negatives", configs, [
+    configs = [CardConfig(language, [("train", f"{language}.jsonl.gz")]) for language in sorted(mined)]
+    negatives_card = card(f"{title}: hard negatives", configs, [
         "One line per train query: `query_id`, `query`, `positive_id`, `positive`, `positive_score`,",
         "`negatives` = `[{id, text, score}]` best first. As WebFAQ 2.0: BM25's top `top_k` answers",
         "rescored with `scorer`; removed: the positive's near-duplicates and aligned twins, answers",

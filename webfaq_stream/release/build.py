@@ -1,9 +1,10 @@
-"""Nightly, point-in-time, versioned releases of the store (DESIGN section 7, issue 5).
+"""Nightly, point-in-time, versioned releases of the store (README, "Releases").
 
 ``write_release(store, settings)`` writes ``<release_dir>/<release_id>/`` with
 ``data/<lang>[-NNNNN].parquet``, ``bitexts/<l1>-<l2>.parquet``, ``webfaq.duckdb`` (tables ``data``
 and ``bitexts``), ``manifest.json`` and a ``README.md`` dataset card, and returns a
-``ReleaseResult``. Guarantees:
+``ReleaseResult``; ``release_now(settings)`` does it for the configured store (or asks the worker
+that holds the embedded store). Guarantees:
 
 - Point in time: with a store that gives cuts (``ports.PointInTimeSource``: the worker's
   ``ReleaseGate``) the release is the store as of one cut between two batches, with that moment's
@@ -28,19 +29,19 @@ import shutil
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple, Self
 
 from tqdm import tqdm
 
 from webfaq_stream.domain.align import bitext_rows
+from webfaq_stream.domain.model import iso_time, utc_now
 from webfaq_stream.domain.question_words import question_words
 from webfaq_stream.embed.models import model_defaults
-from webfaq_stream.errors import ModelError, ReleaseError
+from webfaq_stream.errors import ModelError, ReleaseError, StoreLockedError
 from webfaq_stream.ports import PairStore, PointInTimeSource, StoreView
 from webfaq_stream.release.card import dataset_card
 from webfaq_stream.release.diff import diff_releases
@@ -60,8 +61,8 @@ from webfaq_stream.release.manifest import (
     read_manifest,
     write_manifest,
 )
-from webfaq_stream.release.schedule import ReleaseScheduler
-from webfaq_stream.release.scroll import payload_pages, read_ahead
+from webfaq_stream.release.schedule import ReleaseScheduler, submit_request, wait_for_answer
+from webfaq_stream.release.scroll import read_ahead
 from webfaq_stream.release.writer import (
     DataWriter,
     build_database,
@@ -71,8 +72,11 @@ from webfaq_stream.release.writer import (
 )
 from webfaq_stream.settings import Settings
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
+from webfaq_stream.store.opener import open_store
+from webfaq_stream.store.pages import payload_pages
 
-__all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "scheduled_releases", "summary_table", "write_release"]
+__all__ = ["ReleaseGate", "ReleaseResult", "ReleaseScheduler", "release_now", "scheduled_releases",
+           "summary_table", "write_release"]
 
 SCROLL_PAGE = 5_000
 
@@ -94,14 +98,6 @@ class ReleaseResult:
         manifest = read_manifest(Path(path))
         return cls(path=Path(path), release_id=manifest["release_id"], counts=dict(manifest["counts"]),
                    bitext_counts=dict(manifest["bitext_counts"]), manifest=manifest)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class _OwnedStoreView:
@@ -278,11 +274,11 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
                     previous = {"release_id": previous_ids[-1], "error": str(exc)}
                 timings["diff_s"] = time.monotonic() - mark
             checkpoint = view.checkpoint or {}
-            cutoff = {"time": iso(cut_at), "offsets": dict(checkpoint.get("offsets") or {}),
+            cutoff = {"time": iso_time(cut_at), "offsets": dict(checkpoint.get("offsets") or {}),
                       "batch_seq": checkpoint.get("batch_seq"),
                       "checkpoint_time": checkpoint.get("time")}
             manifest_args: dict[str, Any] = {
-                "release_id": release_id, "created": iso(utc_now()), "cutoff": cutoff,
+                "release_id": release_id, "created": iso_time(utc_now()), "cutoff": cutoff,
                 "consistency": _consistency(store, settings), "counts": counts, "bitext_counts": bitext_counts,
                 "model": _model_info(store, settings, model), "labels": _labels_info(store, labelled),
                 "previous": previous, "timings": timings}
@@ -316,6 +312,26 @@ def scheduled_releases(gate: ReleaseGate, settings: Settings, *, model: dict | N
         poll_s=poll_s)
     scheduler.start()
     return scheduler
+
+
+def release_now(settings: Settings, *, progress: bool = False, wait_s: float = 1800.0,
+                on_request: Callable[[str], None] | None = None) -> ReleaseResult:
+    """One release of the configured store, now: written by this process when it can open the store;
+    when the embedded store is held by a running worker (``StoreLockedError``), asked of that worker
+    through a request in ``<release_dir>/.requests/`` (``on_request(request_id)`` is called) and waited
+    for up to ``wait_s`` seconds. With a Qdrant server any process writes its own release."""
+    try:
+        store = open_store(settings)
+    except StoreLockedError:
+        request_id = submit_request(settings.release_dir)
+        if on_request is not None:
+            on_request(request_id)
+        answer = wait_for_answer(settings.release_dir, request_id, wait_s)
+        return ReleaseResult.from_path(Path(answer["path"]))
+    try:
+        return write_release(store, settings, progress=progress)
+    finally:
+        store.close()
 
 
 def _safe_count(store: PairStore) -> int | None:

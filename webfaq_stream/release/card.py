@@ -1,19 +1,24 @@
-"""The dataset card (``README.md``) of a release.
+"""Dataset cards (``README.md``) of a release and of the files added to it.
 
-Contract: ``dataset_card(manifest, data_files, bitext_files)`` returns Markdown whose YAML front
-matter has one ``configs`` entry per language (``data/<lang>*.parquet``) and per language pair
-(``bitexts/<l1>-<l2>.parquet``), each with a single ``train`` split, so that
-``datasets.load_dataset(<release dir>, "<lang>")`` (or the Hub) loads one at a time. The body
-gives counts per language and pair, the cutoff, the model and thresholds, every data column with its
-meaning (:data:`COLUMN_DOCS`), the label models, and the licence note.
-Output depends only on its arguments (deterministic).
+- ``card(title, configs, body)`` is the one card builder: YAML front matter (licence, pretty name,
+  task categories, one ``configs`` entry per :class:`CardConfig`: its splits and their file paths, so
+  ``datasets.load_dataset(<dir>, "<config>")`` or the Hub load one config at a time), then a ``# title``
+  heading and the body lines.
+- ``dataset_card(manifest, data_files, bitext_files)`` is the release's card: one config per language
+  (``data/<lang>*.parquet``) and per language pair (``bitexts/<l1>-<l2>.parquet``), each with a single
+  ``train`` split; the body gives counts per language and pair, the cutoff, the model and thresholds,
+  every data column with its meaning (:data:`COLUMN_DOCS`), the label models, and the licence note.
+Output depends only on the arguments (deterministic).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+LICENSE = "cc-by-4.0"
 
 from webfaq_stream.release.writer import DATA_SCHEMA
 
@@ -59,6 +64,36 @@ def _columns_section(labels: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+@dataclass(frozen=True, slots=True)
+class CardConfig:
+    """One ``configs`` entry: a name and its splits, each one path or a list of paths."""
+
+    name: str
+    splits: Sequence[tuple[str, str | Sequence[str]]]
+
+    def yaml_lines(self) -> list[str]:
+        lines = [f"- config_name: {_q(self.name)}", "  data_files:"]
+        for split, paths in self.splits:
+            lines.append(f"  - split: {split}")
+            if isinstance(paths, str):
+                lines.append(f"    path: {_q(paths)}")
+            else:
+                lines += ["    path:", *(f"    - {_q(path)}" for path in paths)]
+        return lines
+
+
+def card(title: str, configs: Sequence[CardConfig], body: Sequence[str], *,
+         task_categories: Sequence[str] = ()) -> str:
+    """A dataset card: front matter with ``configs``, a heading, the body lines (module docstring)."""
+    lines = ["---", f"license: {LICENSE}", f"pretty_name: {_q(title)}"]
+    if task_categories:
+        lines += ["task_categories:", *(f"- {category}" for category in task_categories)]
+    lines.append("configs:")
+    for config in configs:
+        lines += config.yaml_lines()
+    return "\n".join([*lines, "---", "", f"# {title}", "", *body, ""])
+
+
 def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[str]],
                  bitext_files: Mapping[str, str], *, extra_sections: Sequence[str] = ()) -> str:
     """The card's Markdown; ``extra_sections`` (Markdown lines, before the licence) describe files
@@ -67,17 +102,12 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
     bitext_counts: Mapping[str, int] = manifest["bitext_counts"]
     model: Mapping[str, Any] = manifest.get("model") or {}
     cutoff: Mapping[str, Any] = manifest.get("cutoff") or {}
-    lines = ["---", "license: cc-by-4.0", "pretty_name: WebFAQ stream release "
-             + manifest["release_id"], "task_categories:", "- question-answering",
-             "- sentence-similarity", "configs:"]
-    for language, files in sorted(data_files.items()):
-        lines += [f"- config_name: {_q(language)}", "  data_files:", "  - split: train", "    path:"]
-        lines += [f"    - {_q('data/' + name)}" for name in sorted(files)]
-    for pair_name, file_name in sorted(bitext_files.items()):
-        lines += [f"- config_name: {_q(pair_name)}", "  data_files:", "  - split: train",
-                  f"    path: {_q('bitexts/' + file_name)}"]
-    lines += ["---", "", f"# WebFAQ stream release {manifest['release_id']}", ""]
-    lines += [
+    title = f"WebFAQ stream release {manifest['release_id']}"
+    configs = [CardConfig(language, [("train", [f"data/{name}" for name in sorted(files)])])
+               for language, files in sorted(data_files.items())]
+    configs += [CardConfig(pair_name, [("train", f"bitexts/{file_name}")])
+                for pair_name, file_name in sorted(bitext_files.items())]
+    lines = [
         "Question-answer pairs extracted from schema.org `FAQPage` markup, cleaned with WebFAQ's rules,",
         "language-tagged with fastText lid.176 (ISO 639-3), deduplicated by id (md5 of question + answer),",
         "with near-duplicate similarity and cross-lingual alignments within each site.", "",
@@ -105,5 +135,5 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
     lines += ["", "## Aligned pairs per language pair", "", "| pair | bitexts |", "|---|---:|"]
     lines += [f"| {pair} | {n:,} |" for pair, n in sorted(bitext_counts.items())]
     lines += ["", *extra_sections] if extra_sections else []
-    lines += ["", "## Licence", "", manifest.get("license", ""), ""]
-    return "\n".join(lines)
+    lines += ["", "## Licence", "", manifest.get("license", "")]
+    return card(title, configs, lines, task_categories=("question-answering", "sentence-similarity"))

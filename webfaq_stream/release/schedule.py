@@ -31,6 +31,7 @@ from typing import Any
 
 from croniter import croniter
 
+from webfaq_stream.domain.model import utc_now
 from webfaq_stream.errors import ConfigurationError, ReleaseError, WebFAQError
 from webfaq_stream.release.layout import ReleaseBusyError, list_releases, release_time
 
@@ -57,7 +58,7 @@ def submit_request(release_dir: Path) -> str:
     """Ask the store's owner for a release; returns the request id."""
     directory = _requests_dir(release_dir)
     directory.mkdir(parents=True, exist_ok=True)
-    request_id = f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
+    request_id = f"{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
     _write_atomic(directory / f"{request_id}{REQUEST_SUFFIX}", {"pid": os.getpid(), "time": time.time()})
     return request_id
 
@@ -109,7 +110,7 @@ class ReleaseScheduler:
     """
 
     def __init__(self, settings: Any, make_release: Callable[[], Any], *, poll_s: float = 1.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+                 clock: Callable[[], datetime] = utc_now) -> None:
         self.release_dir = Path(settings.release_dir)
         self.schedule = settings.release_schedule
         self.make_release = make_release

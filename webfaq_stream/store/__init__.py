@@ -1,1 +1,15 @@
-"""The pair store's logic: the indexer (dedup, near-duplicates, alignment), the release gate and checkpoint, the ingest counts kept beside the pairs."""
+"""The pair store: the one opener, the indexer (dedup, near-duplicates, alignment), the release gate
+and checkpoint, pages of payloads, the ingest counts kept beside the pairs, read-only queries."""
+
+from webfaq_stream import lazy_exports
+
+_EXPORTS = {
+    **dict.fromkeys(("open_store", "store_location"), "opener"),
+    **dict.fromkeys(("PairIndexer", "IndexStats"), "indexer"),
+    **dict.fromkeys(("ReleaseGate", "PointInTimeView", "CHECKPOINT_KEY"), "gate"),
+    "payload_pages": "pages",
+    **dict.fromkeys(("IngestStats", "STATS_KEY", "format_summary"), "stats"),
+    **dict.fromkeys(("search_pairs", "store_counts", "StoreCounts"), "queries"),
+}
+__all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the keys of _EXPORTS
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

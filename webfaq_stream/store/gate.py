@@ -28,7 +28,7 @@ from typing import Any, Self
 
 from webfaq_stream.domain.model import StoredPair
 from webfaq_stream.ports import PairStore
-from webfaq_stream.release.scroll import payload_pages
+from webfaq_stream.store.pages import payload_pages
 
 CHECKPOINT_KEY = "checkpoint"
 
@@ -55,7 +55,7 @@ class PointInTimeView:
                 yield saved
 
     def payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
-        """Like ``scroll()``, as pages of payload dicts (``release_scroll.payload_pages``)."""
+        """Like ``scroll()``, as pages of payload dicts (:func:`~webfaq_stream.store.pages.payload_pages`)."""
         for page in payload_pages(self._gate.inner, batch_size):
             with self._gate._lock:
                 before = self.pre_images
@@ -77,10 +77,11 @@ def _as_of_cut(page: list[dict[str, Any]], saved: Mapping[str, StoredPair | None
     """``page`` with the saved pre-images in place of later values; points made after the cut dropped."""
     result = []
     for payload in page:
-        before = saved.get(payload["id"], payload)
-        if before is payload:
+        if payload["id"] not in saved:
             result.append(payload)
-        elif before is not None:
+            continue
+        before = saved[payload["id"]]
+        if before is not None:
             result.append(before.payload())
     return result
 

@@ -1,4 +1,5 @@
-"""Apply a batch of tagged pairs and their vectors to a :class:`PairStore` (DESIGN section 5).
+"""Apply a batch of tagged pairs and their vectors to a :class:`PairStore` (docs/architecture.md,
+"Invariants").
 
 ``PairIndexer(store, near_duplicate_threshold, alignment_threshold).apply(pairs, vectors)``:
 

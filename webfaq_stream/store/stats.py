@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from webfaq_stream.domain.reasons import PAIR_DROP_REASONS
+
 STATS_KEY = "worker_stats"
 _COUNTS = ("records", "replayed", "pages_with_faq", "pairs_kept")
 _TALLIES = ("drops", "dead_letters", "languages")
@@ -36,7 +38,9 @@ class IngestStats:
     def from_meta(cls, document: Mapping[str, Any] | None) -> IngestStats:
         """Rebuild from a meta document (``None`` or missing fields count as zero)."""
         document = document or {}
-        stats = cls(**{name: int(document.get(name) or 0) for name in _COUNTS})
+        stats = cls()
+        for name in _COUNTS:
+            setattr(stats, name, int(document.get(name) or 0))
         for name in _TALLIES:
             getattr(stats, name).update({str(k): int(v) for k, v in (document.get(name) or {}).items()})
         return stats
@@ -65,13 +69,10 @@ class IngestStats:
 
     @property
     def pairs_dropped(self) -> int:
-        """Pairs removed by a filter (page-level drops such as ``no_faqpage`` are not pairs)."""
-        return sum(count for reason, count in self.drops.items() if reason not in PAGE_DROP_REASONS)
-
-
-#: Drop reasons that remove a whole page or record, not a pair.
-PAGE_DROP_REASONS = frozenset({"no_faqpage", "http_status", "not_http", "too_large", "too_slow", "not_html",
-                               "too_deep", "too_complex"})
+        """Pairs removed by a filter or language id: the drops whose reason is a pair reason
+        (:data:`~webfaq_stream.domain.reasons.PAIR_DROP_REASONS`; page drops such as ``no_faqpage`` are
+        not pairs)."""
+        return sum(count for reason, count in self.drops.items() if reason in PAIR_DROP_REASONS)
 
 
 def _tally(counter: Mapping[str, int]) -> str:

@@ -188,7 +188,8 @@ def build_app(settings: Settings, runner: BatchRunner, *, bootstrap: str | None 
             for tp in revoked:
                 metrics.forget_partition(tp.topic, tp.partition)
 
-    app.on_partitions_revoked.connect(forget_revoked)
+    # Faust calls it as (app, revoked, signal=...); its stub wants a handler for any positional arguments.
+    app.on_partitions_revoked.connect(forget_revoked)  # type: ignore[arg-type]
 
     @app.agent(topic, name="crawl-records")
     async def crawl_records(stream: Any) -> None:

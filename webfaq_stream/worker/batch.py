@@ -45,19 +45,19 @@ from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 
+from webfaq_stream.domain.model import iso_time, utc_now
 from webfaq_stream.domain.pipeline import (
-    INTERNAL_ERROR,
     BatchResult,
     DeadLetter,
     Pipeline,
     RawMessage,
     offset_key,
 )
+from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.errors import BrokerError, ConfigurationError, WebFAQError
 from webfaq_stream.ports import DeadLetterSink, Embedder
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
@@ -77,10 +77,6 @@ MODEL_KEY = "model"
 STOP_GRACE_S = 30.0
 #: Messages per pipeline chunk; the extraction thread runs chunk k+1 while chunk k is embedded.
 EXTRACT_CHUNK = 8
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def model_meta(embedder: Embedder) -> dict[str, Any]:
@@ -168,17 +164,16 @@ class BatchProcessor:
         the store step fail for good (module contract); raises ``BatchAbandoned`` when a stop arrives
         first."""
         started = time.monotonic()
-        with self.stop.batch():
-            checkpoint = self.retry.call(lambda: self.store.get_meta(CHECKPOINT_KEY), "reading the checkpoint") or {}
-            covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
-            fresh = [m for m in messages if m.source is None
-                     or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
-            result, vectors, sources = self._extract_and_embed(fresh)
-            self._label(result)
-            self._send_dead_letters(result.dead_letters)
-            batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
-            result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
-                                              replayed=len(messages) - len(fresh))
+        checkpoint = self.retry.call(lambda: self.store.get_meta(CHECKPOINT_KEY), "reading the checkpoint") or {}
+        covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
+        fresh = [m for m in messages if m.source is None
+                 or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
+        result, vectors, sources = self._extract_and_embed(fresh)
+        self._label(result)
+        self._send_dead_letters(result.dead_letters)
+        batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
+        result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
+                                          replayed=len(messages) - len(fresh))
         seconds = time.monotonic() - started
         if self.metrics is not None:
             self.metrics.observe_batch(BatchStats(
@@ -263,7 +258,7 @@ class BatchProcessor:
                                   pairs_kept=len(result.pairs), drops=result.drops,
                                   dead_letters=result.dead_letter_reasons(), languages=result.languages())
         stats = IngestStats.from_meta(self.store.get_meta(STATS_KEY)).add(batch_stats)
-        return {CHECKPOINT_KEY: {"offsets": offsets, "time": utc_now(), "batch_seq": batch_seq},
+        return {CHECKPOINT_KEY: {"offsets": offsets, "time": iso_time(utc_now()), "batch_seq": batch_seq},
                 STATS_KEY: stats.as_meta()}
 
     def _store_batch(self, result: BatchResult, vectors: np.ndarray, sources: Sequence[RawMessage],
@@ -307,7 +302,7 @@ class BatchProcessor:
         if failures and not applied:  # no part was accepted: is it the records, or the store itself?
             apply([], {STATS_KEY: IngestStats.from_meta(self.store.get_meta(STATS_KEY)).as_meta()},
                   f"checking that the store takes writes (batch {batch_seq})")
-        isolated = [(record, DeadLetter(record.message, INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
+        isolated = [(record, DeadLetter(record.message, Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}"))
                     for record, exc in failures]
         for (record, letter), (_, exc) in zip(isolated, failures, strict=True):
             log.error("record %s makes batch %d fail on its own: dead-lettered (%s)", record.message.source,

@@ -2,7 +2,8 @@
 
 ``run_ingest(settings, paths)``:
 1. starts the embedded broker unless ``settings.kafka_bootstrap`` names a cluster;
-2. publishes the files (``commands.publish.publish_files``), keeping the last offset per partition;
+2. publishes the files (:func:`webfaq_stream.worker.publish.publish_files`), keeping the last offset
+   per partition;
 3. runs the worker (``webfaq-stream worker``, the same Faust code path, as a child process that
    owns the embedded store) until the group's committed offsets pass the published ones
    (``webfaq_stream.adapters.kafka.client.wait_drained``: no ListOffsets, so it is right on Tansu and on Kafka);
@@ -23,11 +24,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from webfaq_stream.cli.publish import PublishResult, publish_files
-from webfaq_stream.errors import BrokerError, ReleaseError, WebFAQError
+from webfaq_stream.errors import BrokerError, StoreMissingError, WebFAQError
 from webfaq_stream.release.build import ReleaseResult, write_release
 from webfaq_stream.settings import Settings
+from webfaq_stream.store.opener import open_store
 from webfaq_stream.store.stats import STATS_KEY, IngestStats, format_summary
+from webfaq_stream.worker.publish import PublishResult, publish_files
 
 #: Seconds a stopping worker gets before it is killed.
 WORKER_STOP_TIMEOUT_S = 60.0
@@ -67,7 +69,7 @@ def worker_environment(settings: Settings, web_port: int = 0) -> dict[str, str]:
 
 
 def start_worker(settings: Settings, log_path: Path) -> subprocess.Popen[bytes]:
-    """``python -m webfaq_stream.cli.main worker`` with its output in ``log_path``."""
+    """``python -m webfaq_stream.cli worker`` (a child process) with its output in ``log_path``."""
     with log_path.open("ab") as log_file:
         return subprocess.Popen([sys.executable, "-m", "webfaq_stream.cli", "worker"],
                                 stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
@@ -88,11 +90,9 @@ def stop_worker(process: subprocess.Popen[bytes], timeout_s: float = WORKER_STOP
 
 def read_stats(settings: Settings) -> IngestStats:
     """The store's cumulative ``worker_stats`` (zero when there is no store yet)."""
-    from webfaq_stream.cli.release import open_release_store
-
     try:
-        store = open_release_store(settings)
-    except ReleaseError:
+        store = open_store(settings)
+    except StoreMissingError:
         return IngestStats()
     try:
         return IngestStats.from_meta(store.get_meta(STATS_KEY))
@@ -102,9 +102,7 @@ def read_stats(settings: Settings) -> IngestStats:
 
 def release_store(settings: Settings, progress: bool) -> tuple[IngestStats, ReleaseResult]:
     """Open the store (the worker has stopped), read its counts and write a release."""
-    from webfaq_stream.cli.release import open_release_store
-
-    store = open_release_store(settings)
+    store = open_store(settings)
     try:
         stats = IngestStats.from_meta(store.get_meta(STATS_KEY))
         return stats, write_release(store, settings, progress=progress)

@@ -9,7 +9,8 @@ Guarantees: every counter only grows; each :class:`Metrics` owns a private
 ``CollectorRegistry`` so several instances (tests, two workers in one process) never
 collide; all methods are thread-safe (prometheus_client locks internally) and cheap
 enough to call once per batch. Label values are bounded: drop and dead-letter reasons are
-the pipeline's named reasons, languages are ISO 639-3 codes.
+:class:`~webfaq_stream.domain.reasons.Reason` values, and every one of them is exported from the start
+(at 0) so dashboards and alerts see a series before its first drop; languages are ISO 639-3 codes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import dataclass, field
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+from webfaq_stream.domain.reasons import DEAD_LETTER_REASONS, DROP_REASONS
 
 #: Content type of :meth:`Metrics.render`'s output.
 METRICS_CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -85,6 +88,10 @@ class Metrics:
         self.last_batch_time = Gauge(
             "last_batch_timestamp_seconds", "Unix time the last batch completed.",
             namespace=namespace, registry=reg)
+        for reason in sorted(DROP_REASONS):
+            self.drops.labels(reason=reason)
+        for reason in sorted(DEAD_LETTER_REASONS):
+            self.dead_letters.labels(reason=reason)
 
     def observe_batch(self, stats: BatchStats) -> None:
         """Add one batch's outcome to the counters (negative counts are a programming error)."""

@@ -1,11 +1,10 @@
 """Graceful stop: SIGTERM lets the batch in hand finish or abandons it, never half-commits it.
 
 In: a stop request (SIGTERM/SIGINT through :meth:`GracefulStop.install`, or
-:meth:`GracefulStop.request`) and the worker's batches, each run inside
-``with stop.batch():``. Out: the worker's loop asks :attr:`GracefulStop.requested` before
-taking the next batch, calls :meth:`GracefulStop.checkpoint` before each irreversible step
-(store write, offset commit) and, on the way out, :meth:`GracefulStop.wait_idle` (or
-:meth:`wait_idle_async`) bounded by :meth:`remaining_s`.
+:meth:`GracefulStop.request`). Out: the worker asks :attr:`GracefulStop.requested` before
+taking the next batch (and while retrying a failing store), calls :meth:`GracefulStop.checkpoint`
+before each irreversible step (store write, offset commit), and waits for the batch in hand at most
+:meth:`remaining_s` on the way out.
 
 Guarantees:
 - once a stop is requested no new batch should start (``requested`` is true) and
@@ -24,8 +23,7 @@ import asyncio
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from types import FrameType
 
 from webfaq_stream.errors import WebFAQError
@@ -47,7 +45,6 @@ class GracefulStop:
         self._cond = threading.Condition()
         self._requested_at: float | None = None
         self._forced = False
-        self._in_hand = 0
         self.reason = ""
         self._callbacks: list[Callable[[str], None]] = []
 
@@ -105,34 +102,3 @@ class GracefulStop:
         store write and before committing offsets."""
         if self.remaining_s() <= 0:
             raise BatchAbandoned(f"stop ({self.reason}) after {self.grace_s:g}s grace: batch abandoned")
-
-    @contextmanager
-    def batch(self) -> Iterator[None]:
-        """Mark a batch in hand for the duration of the block."""
-        with self._cond:
-            self._in_hand += 1
-        try:
-            yield
-        finally:
-            with self._cond:
-                self._in_hand -= 1
-                self._cond.notify_all()
-
-    @property
-    def busy(self) -> bool:
-        """True while a batch is in hand."""
-        return self._in_hand > 0
-
-    def wait_idle(self, timeout_s: float | None = None) -> bool:
-        """Block until no batch is in hand (True) or ``timeout_s`` passes (False)."""
-        with self._cond:
-            return self._cond.wait_for(lambda: self._in_hand == 0, timeout=timeout_s)
-
-    async def wait_idle_async(self, timeout_s: float | None = None, poll_s: float = 0.05) -> bool:
-        """:meth:`wait_idle` for an event loop, without blocking it."""
-        deadline = None if timeout_s is None else self._clock() + timeout_s
-        while self.busy:
-            if deadline is not None and self._clock() >= deadline:
-                return False
-            await asyncio.sleep(poll_s)
-        return True

@@ -21,6 +21,7 @@ from webfaq_stream.ports import TextClassifier
 from webfaq_stream.release.manifest import LABELLERS_KEY
 from webfaq_stream.settings import Settings
 from webfaq_stream.store.gate import ReleaseGate
+from webfaq_stream.store.opener import open_store
 from webfaq_stream.worker.app import BatchRunner, build_app
 from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model, model_meta
 from webfaq_stream.worker.health import HealthState
@@ -52,8 +53,6 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
 
     from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, ensure_topics
     from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
-    from webfaq_stream.adapters.qdrant.opener import open_pair_store
-    from webfaq_stream.domain.langid import LanguageTagger
     from webfaq_stream.embed.models import load_embedder
     from webfaq_stream.release.build import scheduled_releases
     from webfaq_stream.settings import secret_values
@@ -74,23 +73,19 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
                              near_duplicate_threshold=settings.near_duplicate_threshold,
                              alignment_threshold=settings.alignment_threshold)
     labeller = load_labeller(settings)
-    store = open_pair_store(url=settings.qdrant_url,
-                            api_key=settings.qdrant_api_key.get_secret_value() if settings.qdrant_api_key else None,
-                            path=settings.store_dir, collection=settings.collection)
     dead_letters = KafkaDeadLetterSink(options, settings.dead_letter_topic)
     scheduler = None
     runner: BatchRunner | None = None
+    store = None
     try:
-        store.open(embedder.dim)
+        store = open_store(settings, embedder.dim)
         check_store_model(store.get_meta(MODEL_KEY), embedder)
         store.set_meta(MODEL_KEY, model_meta(embedder))
         store.set_meta(LABELLERS_KEY, labeller.meta())
         gate = ReleaseGate(store)
         stop = GracefulStop(settings.shutdown_grace_s, health)
         processor = BatchProcessor(
-            pipeline=Pipeline(LanguageTagger(settings.langid_model_path, settings.language_overrides),
-                              max_record_bytes=settings.max_record_bytes,
-                              page_time_budget_s=settings.page_time_budget_s),
+            pipeline=Pipeline.from_settings(settings),
             embedder=embedder, store=gate, dead_letters=dead_letters, labeller=labeller, metrics=metrics,
             health=health,
             stop=stop)
@@ -116,6 +111,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
         if scheduler is not None:
             scheduler.stop(timeout_s=60)
         dead_letters.close()
-        store.close()
+        if store is not None:
+            store.close()
         server.close()
         sys.stdout.flush()

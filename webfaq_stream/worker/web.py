@@ -45,6 +45,7 @@ class MetricsServer:
     def url(self) -> str:
         """Base URL (``http://host:port``) for local clients."""
         host = self._server.server_address[0]
+        host = host.decode() if isinstance(host, bytes) else host
         return f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{self.port}"
 
     def close(self) -> None:

@@ -22,7 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Self
+from typing import IO, Self
 
 from webfaq_stream.errors import BrokerError
 
@@ -96,7 +96,7 @@ class EmbeddedBroker:
         self.binary = binary
         self.log_path = log_path
         self._process: subprocess.Popen[bytes] | None = None
-        self._log_file = None
+        self._log_file: IO[bytes] | None = None
 
     @property
     def bootstrap(self) -> str:
@@ -111,7 +111,7 @@ class EmbeddedBroker:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
-    def start(self, timeout_s: float = 20.0) -> EmbeddedBroker:
+    def start(self, timeout_s: float = 20.0) -> Self:
         """Start the broker and wait until it answers Kafka requests; retries on a port race."""
         if self.running():
             return self

@@ -10,8 +10,8 @@ Contract (``options`` is kafka-python keyword arguments, from
   one, ``detail`` (for ``internal_error``: the exception's type and message).
 - :func:`committed_offsets` / :func:`is_drained` / :func:`wait_drained` tell whether a consumer
   group has committed past the last published offsets. They never use ListOffsets (end offsets),
-  which the embedded broker gets wrong when producers batch (DESIGN section 9); they work on real
-  Kafka as well.
+  which the embedded broker gets wrong when producers batch (docs/architecture.md, "The embedded
+  broker"); they work on real Kafka as well.
 - Every failure is raised as :class:`BrokerError`; a single message over the size limit as its
   subclass :class:`RecordTooLargeError` (the caller reports it and goes on).
 """
@@ -95,7 +95,7 @@ class Publisher:
         self._producer = producer(options, **producer_overrides)
 
     def send(self, value: bytes, key: bytes | None = None, headers: Headers | None = None,
-             on_delivery: Callable[[], None] | None = None) -> Any:
+             on_delivery: Callable[[], object] | None = None) -> Any:
         """Queue one message; returns kafka-python's future of its ``RecordMetadata`` (delivery is
         confirmed asynchronously, see :meth:`flush`). A message over the producer's
         ``max_request_size`` raises :class:`RecordTooLargeError` and is not sent; the publisher

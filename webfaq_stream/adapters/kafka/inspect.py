@@ -9,8 +9,8 @@ Out:
   ``limit`` messages or ``idle_s`` without a message.
 
 End offsets come from ListOffsets, which the embedded Tansu broker gets wrong when producers
-batch (DESIGN section 9): there the lag is only a lower bound; real Kafka is exact. For the same
-reason :func:`read_topic` never trusts end offsets and stops on silence instead. Every failure
+batch (docs/architecture.md, "The embedded broker"): there the lag is only a lower bound; real Kafka
+is exact. For the same reason :func:`read_topic` never trusts end offsets and stops on silence instead. Every failure
 is raised as ``BrokerError``.
 """
 

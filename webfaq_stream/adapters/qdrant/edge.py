@@ -1,4 +1,5 @@
-"""The embedded pair store: one qdrant-edge-py shard in a directory (DESIGN section 5).
+"""The embedded pair store: one qdrant-edge-py shard in a directory (docs/architecture.md,
+"Invariants").
 
 Implements :class:`webfaq_stream.ports.PairStore`. One process owns the directory: ``open``
 takes an exclusive ``flock`` on ``<dir>/webfaq-stream.lock`` and raises ``StoreLockedError``
@@ -17,6 +18,7 @@ Every engine failure is raised as the ``StoreError`` that says what to do
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
@@ -53,13 +55,28 @@ from webfaq_stream.domain.ids import pair_id_from_point, point_id
 from webfaq_stream.domain.model import StoredPair
 from webfaq_stream.errors import StoreError, StoreLockedError
 
+#: The shard's own description of its vectors (qdrant-edge-py writes it on create).
+EDGE_CONFIG_FILE = "edge_config.json"
+
 PAIRS_ONLY = Filter(must_not=[FieldCondition(key="origin", match=MatchValue(META_ORIGIN))])
 
 
 def _pair_filter(origin: str | None = None, language: str | None = None) -> Filter:
-    must = [FieldCondition(key=name, match=MatchValue(value))
+    must: list[Any] = [FieldCondition(key=name, match=MatchValue(value))
             for name, value in (("origin", origin), ("language", language)) if value is not None]
     return Filter(must=must, must_not=PAIRS_ONLY.must_not) if must else PAIRS_ONLY
+
+
+def created_dim(directory: Path) -> int | None:
+    """The vector width the store in ``directory`` was created with; ``None`` when there is no store
+    (``StoreError`` when its config cannot be read). Reads one small file: no lock, no engine."""
+    config = Path(directory) / EDGE_CONFIG_FILE
+    try:
+        return int(json.loads(config.read_text(encoding="utf-8"))["vectors"][VECTOR_NAME]["size"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"unreadable store config {config}: {exc}") from None
 
 
 class EdgePairStore:
@@ -81,7 +98,7 @@ class EdgePairStore:
         self._lock = lock_directory(self.directory)
         config = EdgeConfig(vectors={VECTOR_NAME: EdgeVectorParams(size=dim, distance=Distance.Dot)})
         try:
-            if (self.directory / "edge_config.json").exists():
+            if (self.directory / EDGE_CONFIG_FILE).exists():
                 self._shard = EdgeShard.load(str(self.directory), config)
             else:
                 self._shard = EdgeShard.create(str(self.directory), config)

@@ -1,4 +1,5 @@
-"""The pair store on a Qdrant server or cluster through qdrant-client (DESIGN section 5).
+"""The pair store on a Qdrant server or cluster through qdrant-client (docs/architecture.md,
+"Invariants").
 
 Implements :class:`webfaq_stream.ports.PairStore` with the same collection layout as the
 embedded store (``webfaq_stream.adapters.qdrant.opener``). ``url`` selects a server; ``location=":memory:"`` or
@@ -100,7 +101,8 @@ class ServerPairStore:
                 self._client.create_collection(self.collection, vectors_config={
                     VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.DOT)})
             else:
-                size = self._client.get_collection(self.collection).config.params.vectors[VECTOR_NAME].size
+                vectors = self._client.get_collection(self.collection).config.params.vectors
+                size = vectors[VECTOR_NAME].size if isinstance(vectors, dict) else None
                 if size != dim:
                     raise StoreError(f"collection {self.collection!r} holds {size}-dim vectors, not {dim}")
             for name in INDEXED_FIELDS:
