@@ -10,7 +10,7 @@ CORE    := $(VENV)/.installed-core
 DEV     := $(VENV)/.installed-dev
 DEMO_DIR ?= data/demo
 
-.PHONY: demo test test-long bench bench-extract bench-store bench-release bench-negatives lint clean venv
+.PHONY: demo test test-long bench bench-extract bench-store bench-release bench-negatives bench-owi lint clean venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-release: $(DEV)
 
 bench-negatives: $(CORE)
 	$(BIN)/python bench/bench_negatives.py
+
+bench-owi: $(DEV)
+	$(BIN)/python bench/bench_owi.py
 
 lint: $(DEV)
 	$(BIN)/ruff check webfaq_stream tests bench

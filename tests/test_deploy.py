@@ -38,6 +38,11 @@ def by_kind(kind: str) -> list[dict[str, Any]]:
     return [doc for doc in k8s_documents() if doc["kind"] == kind]
 
 
+def named(kind: str, name: str) -> dict[str, Any]:
+    (doc,) = [doc for doc in by_kind(kind) if doc["metadata"]["name"] == name]
+    return doc
+
+
 def assert_cli_accepts(argv: list[str]) -> None:
     """The command line is one the real CLI parser accepts (argparse exits on a bad one)."""
     assert argv[0] == "webfaq-stream" or argv[0].endswith("/webfaq-stream"), argv
@@ -129,7 +134,7 @@ def test_configmap_is_a_valid_configuration(monkeypatch, tmp_path):
 
 
 def test_worker_deployment_probes_resources_and_shutdown_fit_the_code():
-    (deployment,) = by_kind("Deployment")
+    deployment = named("Deployment", "webfaq-worker")
     (configmap,) = by_kind("ConfigMap")
     spec = deployment["spec"]["template"]["spec"]
     (container,) = spec["containers"]
@@ -176,7 +181,7 @@ def test_every_secret_configmap_and_claim_reference_resolves():
 
 
 def test_services_and_budgets_select_the_workers():
-    (deployment,) = by_kind("Deployment")
+    deployment = named("Deployment", "webfaq-worker")
     labels = deployment["spec"]["template"]["metadata"]["labels"]
     assert deployment["spec"]["selector"]["matchLabels"].items() <= labels.items()
     for service in by_kind("Service"):
@@ -217,3 +222,54 @@ def test_dockerfile_exposes_the_web_port_and_runs_as_non_root():
     text = (DEPLOY / "Dockerfile").read_text()
     assert f"EXPOSE {Settings().web_port}" in text
     assert "USER 10001" in text and 'ENTRYPOINT ["webfaq-stream"]' in text
+
+
+# --- the OWI follower beside the worker ----------------------------------------------------------
+def test_the_procfile_runs_the_worker_the_releases_and_the_follower():
+    processes = dict(line.split(": ", 1) for line in (DEPLOY.parent / "Procfile").read_text().splitlines() if line)
+    assert set(processes) == {"worker", "release", "follow"}
+    for command in processes.values():
+        assert_cli_accepts(shlex.split(command))
+    follow = build_parser().parse_args(shlex.split(processes["follow"])[1:])
+    assert follow.follow == "" and not follow.paths  # the directory comes from WEBFAQ_FOLLOW_DIR
+
+
+def test_compose_runs_one_follower_on_the_owilix_cache_with_a_durable_cursor(compose, monkeypatch, tmp_path):
+    follow = compose["services"]["follow"]
+    assert_cli_accepts(["webfaq-stream", *follow["command"]])
+    settings = assert_settings_load(follow["environment"], monkeypatch, tmp_path)
+    mounts = {volume.removesuffix(":ro").rsplit(":", 1)[1]: volume for volume in follow["volumes"]}
+    assert mounts[str(settings.follow_dir)].endswith(":ro")
+    cursor_volume = mounts[str(settings.follow_cursor.parent)].rsplit(":", 1)[0]
+    assert cursor_volume in compose["volumes"]
+    assert follow.get("deploy", {}).get("replicas", 1) == 1 and "ports" not in follow
+
+
+def test_k8s_follower_is_one_pod_with_the_cache_read_only_and_the_cursor_on_a_claim(monkeypatch, tmp_path):
+    deployment = named("Deployment", "webfaq-follow")
+    (configmap,) = by_kind("ConfigMap")
+    assert deployment["spec"]["replicas"] == 1 and deployment["spec"]["strategy"]["type"] == "Recreate"
+    spec = deployment["spec"]["template"]["spec"]
+    (container,) = spec["containers"]
+    assert_cli_accepts(container["command"])
+    env = {var["name"]: var["value"] for var in container["env"] if "value" in var}
+    secrets = {var["name"]: "from-the-secret" for var in container["env"] if "valueFrom" in var}
+    settings = assert_settings_load({**configmap["data"], **env, **secrets, "WEBFAQ_QDRANT_API_KEY": "x"},
+                                    monkeypatch, tmp_path)
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    cache = mounts[str(settings.follow_dir)]
+    assert cache["readOnly"] is True and "persistentVolumeClaim" in volumes[cache["name"]]
+    state = mounts[str(settings.follow_cursor.parent)]
+    assert not state.get("readOnly") and "persistentVolumeClaim" in volumes[state["name"]]
+    assert spec["terminationGracePeriodSeconds"] >= 30
+
+
+def test_systemd_follower_unit_runs_the_follower_with_its_cursor_in_the_state_directory(monkeypatch, tmp_path):
+    follow = unit("webfaq-follow.service")["Service"]
+    assert_cli_accepts(shlex.split(follow["ExecStart"]))
+    env = dict(item.split("=", 1) for item in shlex.split(follow["Environment"]))
+    settings = assert_settings_load(env, monkeypatch, tmp_path)
+    assert str(settings.follow_cursor).startswith(follow["ReadWritePaths"])
+    assert str(settings.follow_dir).startswith(follow["ReadOnlyPaths"])
+    assert follow["KillSignal"] == "SIGTERM" and follow["Restart"] == "on-failure"

@@ -15,7 +15,7 @@ from test_release_support import fixture_pairs, make_pair, open_store
 
 from webfaq_stream.domain.align import bitext_rows
 from webfaq_stream.release.build import ReleaseGate, write_release
-from webfaq_stream.release.writer import DATA_SCHEMA, data_row
+from webfaq_stream.release.writer import DATA_SCHEMA, data_rows
 from webfaq_stream.settings import Settings
 
 PRELOAD_ROUNDS = 12  # the fixture pairs, re-worded, so that the release takes a while to scroll
@@ -37,7 +37,7 @@ class Worker(threading.Thread):
 
     def remember(self, seq: int) -> None:
         self.states[seq] = {
-            "rows": {pid: data_row(p) for pid, p in self.model.items()},
+            "rows": data_rows(list(self.model.values())),
             "aligned": [copy.deepcopy(p) for p in self.model.values() if p.aligned],
         }
 

@@ -4,10 +4,13 @@ and its rows, counts and checksums match the store; releases are deterministic a
 from __future__ import annotations
 
 import dataclasses
+from datetime import UTC, datetime
 from pathlib import Path
 
 import datasets
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from test_release_support import fixture_pairs, make_pair, open_store
@@ -17,7 +20,7 @@ from webfaq_stream.errors import ReleaseError
 from webfaq_stream.release.build import summary_table, write_release
 from webfaq_stream.release.layout import ReleaseLock, list_releases
 from webfaq_stream.release.manifest import verify_files
-from webfaq_stream.release.writer import DATA_SCHEMA, data_file_language
+from webfaq_stream.release.writer import BITEXT_SCHEMA, DATA_SCHEMA, data_file_language, data_row, duckdb_type
 from webfaq_stream.settings import Settings
 
 CHECKPOINT = {"offsets": {"webfaq.crawl:0": 120, "webfaq.crawl:1": 77}, "time": "2026-11-20T10:00:05Z",
@@ -41,8 +44,7 @@ def expected_rows(store) -> dict[str, list[dict]]:
     """What the release must hold: the store's pairs per language, data columns, sorted by id."""
     rows: dict[str, list[dict]] = {}
     for pair in store.scroll():
-        payload = pair.payload()
-        rows.setdefault(pair.language, []).append({name: payload[name] for name in DATA_SCHEMA.names})
+        rows.setdefault(pair.language, []).append(dict(zip(DATA_SCHEMA.names, data_row(pair))))
     return {language: sorted(items, key=lambda r: r["id"]) for language, items in rows.items()}
 
 
@@ -68,11 +70,14 @@ def test_release_loads_everywhere_and_matches_the_store(store, tmp_path: Path) -
     assert (release / "data" / "dan.parquet").is_file()
     assert all(e["rows"] <= 60 for rel, e in manifest["files"].items() if rel.startswith("data/"))
 
-    # pyarrow: every language's rows equal the store's, sorted by id
+    # pyarrow: every language's rows equal the store's, sorted by id, with UTC timestamps
     for language, rows in expected.items():
         table = pq.ParquetDataset(data_files(release, language)).read()
         assert table.schema.names == DATA_SCHEMA.names
+        assert table.schema.field("first_seen").type == table.schema.field("last_seen").type == \
+            pa.timestamp("us", tz="UTC")
         assert table.to_pylist() == rows
+    assert rows[0]["last_seen"] == datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
     # bitexts: the parallel indoorskydive.lu FAQ, 13 questions, three language pairs
     assert result.bitext_counts == {"deu-eng": 13, "deu-fra": 13, "eng-fra": 13}
@@ -94,10 +99,18 @@ def test_release_loads_everywhere_and_matches_the_store(store, tmp_path: Path) -
     assert orphans == 0
     assert db.execute("SELECT * EXCLUDE (language) FROM data WHERE language = 'fra' ORDER BY id").fetchall() \
         == [tuple(r.values()) for r in expected["fra"]]
+    types = dict(db.execute("SELECT column_name, data_type FROM information_schema.columns "
+                            "WHERE table_name = 'data'").fetchall())
+    assert (types["first_seen"], types["source_partition"], types["source_offset"]) == (
+        "TIMESTAMP WITH TIME ZONE", "INTEGER", "BIGINT")
+    card = (release / "README.md").read_text()
+    for field in [*DATA_SCHEMA, *BITEXT_SCHEMA]:  # the dataset card says every column and its types
+        assert f"| `{field.name}` | `{field.type}` | `{duckdb_type(field.type)}` |" in card
 
     # Hugging Face datasets: plain parquet loader, and the dataset card's configs
     deu = datasets.load_dataset("parquet", data_files=data_files(release, "deu"), split="train")
     assert deu.to_list() == expected["deu"]
+    assert deu.features["last_seen"].dtype == "timestamp[us, tz=UTC]"
     eng = datasets.load_dataset(str(release), "eng", split="train")
     assert eng["id"] == [r["id"] for r in expected["eng"]]
     pair_config = datasets.load_dataset(str(release), "eng-fra", split="train")
@@ -155,3 +168,19 @@ def test_one_release_at_a_time_and_odd_payloads(store, tmp_path: Path) -> None:
     result = write_release(store, settings, progress=False)
     rows = pq.read_table(result.path / "data" / "und.parquet").to_pylist()
     assert [(r["id"], r["title"], r["language_score"]) for r in rows] == [(odd.id, "", None)]
+
+
+def test_a_release_of_the_text_timestamp_format_compares_by_instant(store, tmp_path: Path) -> None:
+    """Releases before typed timestamps kept them as text and had no provenance columns: diffing
+    against one compares the columns both have, times as instants."""
+    settings = settings_for(tmp_path)
+    old = write_release(store, settings, progress=False)
+    for path in (old.path / "data").glob("*.parquet"):
+        table = pq.read_table(path).drop_columns(["record_id", "source_topic", "source_partition", "source_offset"])
+        for name in ("first_seen", "last_seen"):
+            texts = pc.strftime(table[name], format="%Y-%m-%dT%H:%M:%SZ")
+            table = table.set_column(table.schema.get_field_index(name), name, texts)
+        pq.write_table(table, path)
+    new = write_release(store, settings, progress=False)
+    assert new.manifest["previous"] == {"release_id": old.release_id, "added": 0, "updated": 0, "removed": 0,
+                                        "by_language": {}}

@@ -59,6 +59,16 @@ def test_round_trip_keeps_payload_and_exact_vector_bits(store):
     assert store.origin_pairs("https://other.example") == []
 
 
+def test_delete_removes_points_and_ignores_unknown_ids(store):
+    pairs = [make_pair(n) for n in range(4)]
+    store.upsert(pairs, meta={"checkpoint": {"offsets": {}}})
+    store.delete([pairs[1].id, pairs[3].id, "0" * 32])
+    assert sorted(p.id for p in store.scroll()) == sorted([pairs[0].id, pairs[2].id])
+    assert store.count() == 2 and store.get([pairs[1].id]) == {}
+    assert store.get_meta("checkpoint") == {"offsets": {}}
+    store.delete([])
+
+
 def test_meta_documents_are_kept_apart_from_pairs(store):
     pair = make_pair(1)
     store.upsert([pair], meta={"checkpoint": {"offsets": {"0": 41}}})

@@ -49,6 +49,10 @@ class PairStore(Protocol):
         """
         ...
 
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the points ``ids`` (ids not in the store are ignored)."""
+        ...
+
     def origin_pairs(self, origin: str, language: str | None = None,
                      with_vectors: bool = True) -> list[StoredPair]: ...
 

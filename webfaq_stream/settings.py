@@ -111,12 +111,21 @@ class Settings(BaseSettings):
     label_device: str = Field(
         "cpu", pattern=r"^(cpu|cuda|mps|xpu)(:\d+)?$",
         description="Device of the text classifiers: cpu, cuda, cuda:N, mps.")
+    opt_out_policy: Literal["genai_or_index", "genai", "ignore"] = Field(
+        "genai_or_index", description="Pages kept out by their OWS flags: genai_or_index (ows_genai or "
+        "ows_index false), genai (ows_genai false) or ignore (take every page).")
 
     # --- releases ------------------------------------------------------------------------
     release_dir: Path = Field(Path("data/releases"), description="Where releases are written.")
     release_schedule: str = Field("0 3 * * *", description="Cron schedule of releases (UTC).")
     release_retention: int = Field(7, ge=1, description="Releases kept; older ones are pruned.")
     release_part_rows: int = Field(1_000_000, ge=1, description="Rows per data/<lang>-NNNNN.parquet part.")
+
+    # --- publisher -----------------------------------------------------------------------
+    follow_dir: Path | None = Field(
+        None, description="Directory 'publish --follow' watches: owilix's cache (e.g. ~/.owi/public/main).")
+    follow_cursor: Path = Field(
+        Path("data/follow-cursor.json"), description="Cursor of 'publish --follow': shards and rows published.")
 
     # --- runtime -------------------------------------------------------------------------
     web_port: int = Field(6066, ge=0, le=65535, description="Port of metrics and health endpoints.")
@@ -134,7 +143,7 @@ class Settings(BaseSettings):
     @field_validator("kafka_bootstrap", "qdrant_url", "kafka_sasl_mechanism", "kafka_sasl_username",
                      "kafka_sasl_password", "qdrant_api_key", "kafka_ssl_cafile", "kafka_ssl_certfile",
                      "kafka_ssl_keyfile", "language_overrides", "topic_model", "question_type_model",
-                     mode="before")
+                     "follow_dir", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value

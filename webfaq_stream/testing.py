@@ -90,6 +90,11 @@ class MemoryPairStore:
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})
 
+    def delete(self, ids: Sequence[str]) -> None:
+        self._require_open()
+        for pair_id in ids:
+            self._pairs.pop(pair_id, None)
+
     # --- reads -----------------------------------------------------------------------------
     def _out(self, pair: StoredPair, with_vectors: bool) -> StoredPair:
         return replace(pair, aligned=copy.deepcopy(pair.aligned),
@@ -254,6 +259,10 @@ class FaultInjectingStore:
             raise StoreRejectedError(f"injected rejection: upsert of {len(pairs)} points refused "
                                      f"(400 Bad Request: bad payload of point {refused[0]})")
         self.inner.upsert(pairs, meta=meta)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        self._check(True, "delete")
+        self.inner.delete(ids)
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self._check(True, "set_meta")

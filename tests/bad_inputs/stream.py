@@ -120,6 +120,13 @@ class Snapshot:
         return lost, doubled
 
 
+def without_provenance(payload: dict[str, Any]) -> dict[str, Any]:
+    """A pair's payload without where its last change was read (run-specific: topic, offsets, batches)."""
+    from webfaq_stream.domain.model import StoredPair
+
+    return {key: value for key, value in payload.items() if key not in StoredPair.PROVENANCE_FIELDS}
+
+
 def snapshot(settings: Any, release: bool = True) -> Snapshot:
     """Read the (closed) store of ``settings`` and, if ``release``, write and read a release of it."""
     from webfaq_stream.release.build import write_release
@@ -128,7 +135,7 @@ def snapshot(settings: Any, release: bool = True) -> Snapshot:
 
     store = open_store(settings)
     try:
-        pairs = {pair.id: {**pair.payload(), "vector": list(pair.vector or [])}
+        pairs = {pair.id: {**without_provenance(pair.payload()), "vector": list(pair.vector or [])}
                  for pair in store.scroll(with_vectors=True)}
         points = store.count()
         stats = dict(store.get_meta(STATS_KEY) or {})

@@ -13,7 +13,7 @@ is counted there as ``too_large``. A record the reader cannot frame is reported 
 ``FileStats.framing_errors`` (file, offset, what was wrong) and reading goes on with the next record.
 A line or record whose URL is missing or invalid is still yielded, with key ``None``, so the worker
 dead-letters it with its reason. A file that is not a WARC or JSON-lines file at all raises
-:class:`CrawlFileError`.
+:class:`CrawlFileError` (OWI Parquet shards are read by :mod:`webfaq_stream.adapters.owi`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,8 @@ class FileStats:
         self.skipped[reason] = self.skipped.get(reason, 0) + 1
 
 
-def _key(url: str | None) -> bytes | None:
+def origin_key(url: str | None) -> bytes | None:
+    """The message key of a page: its origin (UTF-8), or ``None`` when the URL has none."""
     try:
         return origin_of(url or "").encode("utf-8")
     except ValueError:
@@ -119,7 +120,7 @@ def warc_messages(path: Path, stats: FileStats, compress: bool = True,
                     continue
                 stats.warc_records += 1
                 value = gzip.compress(item.data, compresslevel=6) if compress else item.data
-                yield Message(value, _key(item.target_uri), list(WARC_HEADERS))
+                yield Message(value, origin_key(item.target_uri), list(WARC_HEADERS))
     except OSError as exc:
         raise CrawlFileError(f"{path}: cannot read: {exc}") from None
 
@@ -138,7 +139,7 @@ def envelope_messages(path: Path, stats: FileStats) -> Iterator[Message]:
                 except ValueError:
                     url = None
                 stats.envelopes += 1
-                yield Message(line, _key(url if isinstance(url, str) else None), list(JSON_HEADERS))
+                yield Message(line, origin_key(url if isinstance(url, str) else None), list(JSON_HEADERS))
     except (OSError, EOFError) as exc:
         raise CrawlFileError(f"{path}: corrupt file: {exc}") from None
 

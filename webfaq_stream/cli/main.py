@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "worker",
     "broker",
     "release",
+    "forget",
     "extract",
     "calibrate",
     "config",

@@ -22,6 +22,10 @@ Contract of :func:`decode_record`:
   leaves the payload as it was sent.
 Never raises anything else for any input bytes.
 
+Provenance and opt-outs: ``record_id`` is the ``WARC-Record-ID`` (``<urn:uuid:X>`` read as ``X``, as
+OWI writes it) or the envelope's ``record_id``; ``ows_index`` / ``ows_genai`` come from OWLer's
+``OWS.INDEX`` / ``OWS.GENAI`` WARC headers (``true``/``false``) or the envelope's booleans.
+
 Speed: the common record, a plain (not gzipped) WARC/1.0 or 1.1 ``response`` whose HTTP body has
 no transfer or content encoding, is read by :func:`decode_plain_warc` with bytes operations and
 no copy of the headers' text (about 10x cheaper than warcio); anything else, including every
@@ -123,6 +127,25 @@ def _charset_of(content_type: str | None) -> str | None:
     return match.group(1).lower() if match else None
 
 
+def record_id_of(value: str | None) -> str | None:
+    """A WARC-Record-ID as OWI keeps it: ``<urn:uuid:X>`` -> ``X``; other ids without their angle
+    brackets; ``None`` when absent or empty."""
+    text = (value or "").strip().removeprefix("<").removesuffix(">").strip()
+    return text.removeprefix("urn:uuid:") or None
+
+
+def _ows_flag(value: str | None) -> bool | None:
+    """An ``OWS.*`` WARC header flag: ``true``/``false`` (any case); anything else is not stated."""
+    text = (value or "").strip().lower()
+    return True if text == "true" else False if text == "false" else None
+
+
+def _warc_extras(get: Any) -> dict[str, Any]:
+    """Record id and opt-out flags from a WARC header lookup ``get(name) -> value | None``."""
+    return {"record_id": record_id_of(get("WARC-Record-ID")), "ows_index": _ows_flag(get("OWS.INDEX")),
+            "ows_genai": _ows_flag(get("OWS.GENAI"))}
+
+
 def message_format(value: bytes, content_type: str | None) -> str:
     """``"warc"`` or ``"json"`` from the content-type header, else by sniffing the bytes."""
     kind = (content_type or "").split(";")[0].strip().lower()
@@ -210,7 +233,8 @@ def decode_plain_warc(value: bytes, max_bytes: int) -> CrawlRecord | None:
     except RecordError:
         return None
     return CrawlRecord(url=url, origin=origin, warc_date=date, html=value[http_end + 4:block_end],
-                       charset=_charset_of(http.get("content-type")))
+                       charset=_charset_of(http.get("content-type")),
+                       **_warc_extras(lambda name: warc.get(name.lower())))
 
 
 def decode_warc(value: bytes, max_bytes: int) -> CrawlRecord:
@@ -265,7 +289,7 @@ def decode_warc_with_warcio(value: bytes, max_bytes: int) -> CrawlRecord:
     if len(body) > max_bytes:
         raise RecordError("too_large", f"payload over {max_bytes} bytes")
     return CrawlRecord(url=url, origin=origin, warc_date=date, html=body, charset=charset,
-                       warc_date_fallback=date_fallback)
+                       warc_date_fallback=date_fallback, **_warc_extras(record.rec_headers.get_header))
 
 
 def _payload_as_sent(value: bytes, max_bytes: int) -> tuple[bytes, Any]:
@@ -332,6 +356,13 @@ def _optional_text(document: dict[str, Any], field: str) -> str | None:
     raise RecordError("invalid_envelope", f"{field} must be a string")
 
 
+def _optional_flag(document: dict[str, Any], field: str) -> bool | None:
+    value = document.get(field)
+    if value is None or isinstance(value, bool):
+        return value
+    raise RecordError("invalid_envelope", f"{field} must be true, false or null")
+
+
 def _has_lone_surrogates(document: Any) -> bool:
     """True when a string in ``document`` holds a lone surrogate (``json`` accepts ``\\ud800`` escapes
     and, from bytes, UTF-8-encoded surrogates; such text cannot be encoded, stored or released)."""
@@ -360,16 +391,19 @@ def decode_envelope(value: bytes, max_bytes: int) -> CrawlRecord:
         raise RecordError("invalid_date", "missing warc_date")
     html = _optional_text(document, "html") or ""
     faq = _faq_pairs(document.get("faq"))
-    if not html and faq is None:
-        raise RecordError("invalid_envelope", "neither html nor faq")
+    json_ld = _text_list(document.get("json_ld"), "json_ld")
+    microdata = _text_list(document.get("microdata"), "microdata")
+    if not html and faq is None and not json_ld and not microdata:
+        raise RecordError("invalid_envelope", "neither html, faq, json_ld nor microdata")
     body = html.encode("utf-8")
     if len(body) > max_bytes:
         raise RecordError("too_large", f"html over {max_bytes} bytes")
     return CrawlRecord(
         url=url, origin=origin, warc_date=iso_utc(date), html=body, charset="utf-8",
         title=_optional_text(document, "title"), description=_optional_text(document, "description"),
-        language=_optional_text(document, "language"),
-        json_ld=_text_list(document.get("json_ld"), "json_ld"), faq=faq)
+        language=_optional_text(document, "language"), json_ld=json_ld, faq=faq, microdata=microdata,
+        record_id=record_id_of(_optional_text(document, "record_id")),
+        ows_index=_optional_flag(document, "ows_index"), ows_genai=_optional_flag(document, "ows_genai"))
 
 
 def decode_record(value: bytes | None, headers: Iterable[tuple[str, bytes | str]] | None = None,

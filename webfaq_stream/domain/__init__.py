@@ -13,7 +13,8 @@ _EXPORTS = {
     "LanguageTagger": "langid",
     **dict.fromkeys(("AlignItem", "mutual_best_matches", "bitext_rows"), "align"),
     **dict.fromkeys(("Pipeline", "RawMessage", "DeadLetter", "BatchResult", "PageResult", "PairOutcome",
-                     "page_record"), "pipeline"),
+                     "page_record", "opted_out", "OPT_OUT_POLICIES"), "pipeline"),
+    **dict.fromkeys(("Target", "Tombstone", "Tombstones", "parse_targets"), "tombstones"),
 }
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the keys of _EXPORTS
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -42,7 +42,10 @@ class CrawlRecord:
 
     ``html`` holds the payload bytes as received (not yet decoded to text); ``charset``
     is the charset declared by the HTTP headers, if any. For JSON envelopes the optional
-    fields carry what the producer already knew (OWI Parquet rows carry ``faq``).
+    fields carry what the producer already knew (OWI Parquet rows carry ``faq``, ``json_ld``
+    and ``microdata``: markup the page declared, as JSON texts). ``record_id`` is the WARC
+    record id (or OWI's ``record_id``); ``ows_index`` / ``ows_genai`` are the page's Open Web
+    Search opt-out flags (``None``: not stated).
     ``warc_date_fallback`` is set when the record's own date could not be read and ``warc_date``
     came from elsewhere (``"http-date"``: the HTTP ``Date`` header; ``"decode-time"``: the time
     the record was decoded); None when ``warc_date`` is the record's own.
@@ -59,6 +62,10 @@ class CrawlRecord:
     json_ld: tuple[str, ...] | None = None
     faq: tuple[tuple[str, str], ...] | None = None
     warc_date_fallback: str | None = None
+    microdata: tuple[str, ...] | None = None
+    record_id: str | None = None
+    ows_index: bool | None = None
+    ows_genai: bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +165,8 @@ class TaggedPair:
     description: str
     seen: str
     labels: PairLabels = PairLabels()
+    record_id: str | None = None
+    source: SourceRef | None = None
 
     def embedding_text(self) -> str:
         """The text that is embedded: ``question answer``."""
@@ -170,7 +179,9 @@ class StoredPair:
 
     ``aligned`` maps a language to ``{"id": partner_id, "similarity": float}``.
     ``vector`` is present only when it was asked for. ``labels`` are stored as the flat fields
-    ``PairLabels.FIELDS`` next to ``PAYLOAD_FIELDS``.
+    ``PairLabels.FIELDS`` next to ``PAYLOAD_FIELDS``. Provenance (``record_id``, ``source_*``):
+    the sighting that last changed the stored pair (a sighting that changes nothing writes nothing,
+    so it never moves the provenance on its own); ``None`` where unknown.
     """
 
     id: str
@@ -186,13 +197,21 @@ class StoredPair:
     last_seen: str
     near_duplicate_similarity: float | None = None
     aligned: dict[str, dict[str, Any]] = field(default_factory=dict)
+    record_id: str | None = None
+    source_topic: str | None = None
+    source_partition: int | None = None
+    source_offset: int | None = None
     vector: list[float] | None = None
     labels: PairLabels = PairLabels()
 
     PAYLOAD_FIELDS = (
         "id", "origin", "url", "language", "language_score", "question", "answer", "title",
         "description", "first_seen", "last_seen", "near_duplicate_similarity", "aligned",
+        "record_id", "source_topic", "source_partition", "source_offset",
     )
+    #: Where the sighting that last changed the pair was read: not part of what the pair is, so two
+    #: runs over the same records (other topics, offsets or batches) may differ only in these.
+    PROVENANCE_FIELDS = ("record_id", "source_topic", "source_partition", "source_offset")
 
     def payload(self) -> dict[str, Any]:
         """The Qdrant payload of this point (everything but the vector)."""

@@ -2,22 +2,24 @@
 decoded and run through it. The worker, ``webfaq-stream extract`` and ``webfaq-stream calibrate`` all
 call it.
 
-- ``Pipeline(tagger, max_record_bytes=..., page_time_budget_s=...)`` holds the language tagger
-  (``langid.LanguageTagger``) and the page limits; ``Pipeline.from_settings(settings)`` builds the one
-  the configuration describes (what the worker, ``extract`` and ``calibrate`` use). No I/O beyond
-  loading the language model; no adapter.
+- ``Pipeline(tagger, max_record_bytes=..., page_time_budget_s=..., opt_out_policy=...)`` holds the
+  language tagger (``langid.LanguageTagger``), the page limits and the opt-out policy;
+  ``Pipeline.from_settings(settings)`` builds the one the configuration describes (what the worker,
+  ``extract`` and ``calibrate`` use). No I/O beyond loading the language model; no adapter.
 - ``page_faq(record)``: the page's raw pairs and context (the envelope's ``faq`` list as-is, else
   extraction, :mod:`webfaq_stream.extract.page`); raises ``PageDropped`` with a page reason.
 - ``tag_page(record) -> PageResult``: one :class:`PairOutcome` per raw pair, in document order: kept (a
   :class:`TaggedPair`) or dropped with its :class:`~webfaq_stream.domain.reasons.Reason` (WebFAQ's filters,
   :mod:`webfaq_stream.domain.clean`, then ``language_uncertain`` for pairs fastText cannot tell).
 - ``run(messages) -> BatchResult``: for each :class:`RawMessage`, in order: decode
-  (:mod:`webfaq_stream.decode.records`), then ``tag_page``.
+  (:mod:`webfaq_stream.decode.records`), the opt-out policy (:func:`opted_out`: such a page is a
+  ``opted_out`` page drop), then ``tag_page``; each kept pair carries its provenance (the record id and
+  the message's topic/partition/offset).
 
 Guarantees of ``run``:
 - every message ends up in exactly one of: ``dead_letters`` (undecodable: the reason from
   ``RecordError``, or ``internal_error`` when a step failed unexpectedly), a page drop counted in
-  ``drops`` (``http_status``, ``too_large``, ``too_slow``, ``no_faqpage``...), or a page with
+  ``drops`` (``http_status``, ``too_large``, ``too_slow``, ``no_faqpage``, ``opted_out``...), or a page with
   pairs (``pages_with_faq``); every extracted pair is either in ``pairs`` or counted in ``drops``
   by its reason;
 - one bad message never affects the others;
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -55,6 +57,17 @@ log = logging.getLogger(__name__)
 
 #: ``seen`` of pages that have no fetch time (local files in ``extract`` and ``calibrate``).
 NO_FETCH_TIME = "1970-01-01T00:00:00Z"
+#: Opt-out policies (``Settings.opt_out_policy``): ``genai_or_index`` keeps out pages whose
+#: ``ows_genai`` or ``ows_index`` is false, ``genai`` only those whose ``ows_genai`` is false,
+#: ``ignore`` takes every page. Pages that state no flag are always taken.
+OPT_OUT_POLICIES = ("genai_or_index", "genai", "ignore")
+
+
+def opted_out(record: CrawlRecord, policy: str) -> bool:
+    """Whether ``policy`` keeps ``record`` out of the dataset (see :data:`OPT_OUT_POLICIES`)."""
+    if policy == "ignore":
+        return False
+    return record.ows_genai is False or (policy == "genai_or_index" and record.ows_index is False)
 
 
 class PipelineSettings(Protocol):
@@ -71,6 +84,9 @@ class PipelineSettings(Protocol):
 
     @property
     def language_overrides(self) -> Path | None: ...
+
+    @property
+    def opt_out_policy(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +166,15 @@ class BatchResult:
     def dead_letter_reasons(self) -> Counter[str]:
         return Counter(letter.reason for letter in self.dead_letters)
 
+    def drop_pairs(self, reason: str, dropped: Callable[[str, str], bool]) -> list[int]:
+        """Move the pairs whose ``(origin, url)`` ``dropped`` accepts out of ``pairs`` and count them in
+        ``drops[reason]``; returns the indexes (into ``pairs`` as it was) of the pairs kept."""
+        kept = [i for i, pair in enumerate(self.pairs) if not dropped(pair.origin, pair.url)]
+        if len(kept) < len(self.pairs):
+            self.drops[reason] += len(self.pairs) - len(kept)
+            self.pairs = [self.pairs[i] for i in kept]
+        return kept
+
     def extend(self, later: BatchResult) -> None:
         """Add the result of the messages that follow this one's (``run(a + b)`` equals
         ``run(a)`` extended by ``run(b)``)."""
@@ -175,10 +200,13 @@ class Pipeline:
     """
 
     def __init__(self, tagger: Tagger | None, *, max_record_bytes: int = 8 * 1024 * 1024,
-                 page_time_budget_s: float = 2.0) -> None:
+                 page_time_budget_s: float = 2.0, opt_out_policy: str = OPT_OUT_POLICIES[0]) -> None:
+        if opt_out_policy not in OPT_OUT_POLICIES:
+            raise ValueError(f"unknown opt-out policy {opt_out_policy!r}; one of {OPT_OUT_POLICIES}")
         self.tagger = tagger
         self.max_record_bytes = max_record_bytes
         self.page_time_budget_s = page_time_budget_s
+        self.opt_out_policy = opt_out_policy
 
     @classmethod
     def from_settings(cls, settings: PipelineSettings, *, language_id: bool = True) -> Pipeline:
@@ -189,7 +217,7 @@ class Pipeline:
         tagger = (LanguageTagger(settings.langid_model_path, settings.language_overrides)
                   if language_id else None)
         return cls(tagger, max_record_bytes=settings.max_record_bytes,
-                   page_time_budget_s=settings.page_time_budget_s)
+                   page_time_budget_s=settings.page_time_budget_s, opt_out_policy=settings.opt_out_policy)
 
     def run(self, messages: Iterable[RawMessage]) -> BatchResult:
         """Process every message of a batch; never raises for bad input."""
@@ -213,7 +241,9 @@ class Pipeline:
 
     def _process(self, message: RawMessage, result: BatchResult) -> None:
         record = decode_record(message.value, message.headers, max_bytes=self.max_record_bytes)
-        page = self.tag_page(record)
+        if opted_out(record, self.opt_out_policy):
+            raise PageDropped(Reason.OPTED_OUT, f"ows_genai={record.ows_genai} ows_index={record.ows_index}")
+        page = self.tag_page(record, source=message.source)
         if not page.outcomes:
             result.drops[Reason.NO_FAQPAGE] += 1
             return
@@ -224,8 +254,9 @@ class Pipeline:
             elif outcome.reason is not None:
                 result.drops[outcome.reason] += 1
 
-    def tag_page(self, record: CrawlRecord) -> PageResult:
-        """The page's raw pairs cleaned and tagged, one outcome each; raises ``PageDropped``."""
+    def tag_page(self, record: CrawlRecord, source: SourceRef | None = None) -> PageResult:
+        """The page's raw pairs cleaned and tagged, one outcome each (kept pairs with the record's id
+        and ``source`` as provenance); raises ``PageDropped``."""
         if self.tagger is None:
             raise ValueError("this pipeline was built without language id (from_settings(language_id=False))")
         page = self.page_faq(record)
@@ -244,7 +275,8 @@ class Pipeline:
                                         kept=TaggedPair(
                 id=cleaned.id, origin=record.origin, url=record.url, language=language,
                 language_score=float(score), question=cleaned.question, answer=cleaned.answer,
-                title=page.title, description=page.description, seen=record.warc_date)))
+                title=page.title, description=page.description, seen=record.warc_date,
+                record_id=record.record_id, source=source)))
         return PageResult(page.title, page.description, tuple(outcomes))
 
     def page_faq(self, record: CrawlRecord) -> PageFAQ:
@@ -253,7 +285,8 @@ class Pipeline:
             pairs = tuple(RawPair(question.strip(), answer.strip()) for question, answer in record.faq)
             return PageFAQ(pairs=pairs, title=record.title or "", description=record.description or "")
         page = extract_faq(record.html, record.url, charset=record.charset, json_ld=record.json_ld,
-                           max_bytes=self.max_record_bytes, time_budget_s=self.page_time_budget_s)
+                           microdata=record.microdata, max_bytes=self.max_record_bytes,
+                           time_budget_s=self.page_time_budget_s)
         if record.title is None and record.description is None:
             return page
         return PageFAQ(pairs=page.pairs, title=record.title if record.title is not None else page.title,

@@ -19,6 +19,10 @@ that holds the embedded store). Guarantees:
   old releases pruned to ``settings.release_retention``.
 - Streaming: pairs are scrolled in pages and written per language; only aligned pairs are
   kept in memory (to build the bitexts).
+- Takedowns: pairs of forgotten origins and URLs (the store's tombstones, read after the cut) are
+  left out of every file, even one a concurrent writer brought back; ``manifest["forgotten"]``
+  lists the tombstones recorded since the previous release and the ids (per language) of that
+  release's pairs they removed.
 Every failure is a ``ReleaseError`` (or the store's ``StoreError``); nothing half-written stays visible.
 """
 
@@ -40,11 +44,12 @@ from tqdm import tqdm
 from webfaq_stream.domain.align import bitext_rows
 from webfaq_stream.domain.model import iso_time, utc_now
 from webfaq_stream.domain.question_words import question_words
+from webfaq_stream.domain.tombstones import Tombstones
 from webfaq_stream.embed.models import model_defaults
 from webfaq_stream.errors import ModelError, ReleaseError, StoreLockedError
 from webfaq_stream.ports import PairStore, PointInTimeSource, StoreView
 from webfaq_stream.release.card import dataset_card
-from webfaq_stream.release.diff import diff_releases
+from webfaq_stream.release.diff import covered_ids, diff_releases
 from webfaq_stream.release.layout import (
     ReleaseLock,
     clean_stale,
@@ -71,6 +76,7 @@ from webfaq_stream.release.writer import (
     write_bitexts,
 )
 from webfaq_stream.settings import Settings
+from webfaq_stream.store.forget import read_tombstones
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.opener import open_store
 from webfaq_stream.store.pages import payload_pages
@@ -210,13 +216,15 @@ def _labels_info(store: PairStore, labelled: Counter[tuple[str, str]]) -> dict[s
 
 
 def _stream_data(pages: Iterable[list[dict[str, Any]]], writer: DataWriter, total: int | None,
-                 progress: bool, labelled: Counter[tuple[str, str]]) -> list[AlignedPair]:
-    """Write every page to ``writer``; returns the aligned pairs (the bitexts' input) and counts
-    in ``labelled`` the pairs per ``(label field, model)``."""
+                 progress: bool, labelled: Counter[tuple[str, str]], tombstones: Tombstones) -> list[AlignedPair]:
+    """Write every page to ``writer`` but the forgotten pairs; returns the aligned pairs (the bitexts'
+    input) and counts in ``labelled`` the pairs per ``(label field, model)``."""
     aligned: list[AlignedPair] = []
     with tqdm(total=total, unit="pair", desc="release data", file=sys.stderr, disable=not progress,
               mininterval=0.5, unit_scale=True) as bar:
         for page in pages:
+            if tombstones.entries:
+                page = [p for p in page if not tombstones.covers(p.get("origin") or "", p.get("url") or "")]
             writer.add_page(page)
             aligned.extend(AlignedPair.from_payload(payload) for payload in page if payload.get("aligned"))
             labelled.update((name, model) for payload in page for name in _LABEL_SOURCES
@@ -248,10 +256,11 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
             with view, gc_paused():
                 timings["worker_paused_s"] = view.paused_s
                 timings["cut_waited_s"] = view.waited_s
+                tombstones = read_tombstones(store)
                 writer = DataWriter(temp_dir, settings.release_part_rows)
                 labelled: Counter[tuple[str, str]] = Counter()
                 aligned = _stream_data(read_ahead(view.payload_pages(SCROLL_PAGE)), writer, total, progress,
-                                       labelled)
+                                       labelled, tombstones)
                 data_files = writer.close()
             timings["data_s"] = time.monotonic() - started
             mark = time.monotonic()
@@ -281,7 +290,8 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
                 "release_id": release_id, "created": iso_time(utc_now()), "cutoff": cutoff,
                 "consistency": _consistency(store, settings), "counts": counts, "bitext_counts": bitext_counts,
                 "model": _model_info(store, settings, model), "labels": _labels_info(store, labelled),
-                "previous": previous, "timings": timings}
+                "previous": previous, "timings": timings,
+                "forgotten": _forgotten(tombstones, release_dir / previous_ids[-1] if previous_ids else None)}
             card = dataset_card(build_manifest(files={}, **manifest_args),
                                 {lang: list(files) for lang, files in data_files.items()},
                                 {name.removesuffix(".parquet"): name for name in bitext_files})
@@ -298,6 +308,22 @@ def write_release(store: PairStore, settings: Settings, *, model: dict | None = 
         pruned = prune(release_dir, settings.release_retention)
     return ReleaseResult(path=release_dir / release_id, release_id=release_id, counts=counts,
                          bitext_counts=bitext_counts, manifest=manifest, pruned=pruned)
+
+
+def _forgotten(tombstones: Tombstones, previous: Path | None) -> dict[str, Any]:
+    """The manifest's ``forgotten``: tombstones since the previous release, and the ids of its pairs
+    that the tombstones removed (``{"pairs", "by_language": {lang: {"pairs", "ids"}}}``)."""
+    since = None
+    ids: dict[str, list[str]] = {}
+    if previous is not None:
+        try:
+            since = (read_manifest(previous).get("cutoff") or {}).get("time")
+            ids = covered_ids(previous, tombstones.origins, tombstones.urls)
+        except ReleaseError as exc:  # an unreadable old release must not block a new one
+            return {"tombstones": {t: e.as_meta() for t, e in tombstones.since(None).items()}, "error": str(exc)}
+    return {"tombstones": {target: entry.as_meta() for target, entry in tombstones.since(since).items()},
+            "removed": {"pairs": sum(map(len, ids.values())),
+                        "by_language": {lang: {"pairs": len(found), "ids": found} for lang, found in ids.items()}}}
 
 
 def scheduled_releases(gate: ReleaseGate, settings: Settings, *, model: dict | None = None,

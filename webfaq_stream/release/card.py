@@ -7,7 +7,9 @@
 - ``dataset_card(manifest, data_files, bitext_files)`` is the release's card: one config per language
   (``data/<lang>*.parquet``) and per language pair (``bitexts/<l1>-<l2>.parquet``), each with a single
   ``train`` split; the body gives counts per language and pair, the cutoff, the model and thresholds,
-  every data column with its meaning (:data:`COLUMN_DOCS`), the label models, and the licence note.
+  what was forgotten since the previous release, every data and bitext column with its Parquet and
+  DuckDB type and its meaning (:data:`COLUMN_DOCS`, :data:`BITEXT_COLUMN_DOCS`; provenance included),
+  the label models, and the licence note.
 Output depends only on the arguments (deterministic).
 """
 
@@ -20,7 +22,9 @@ from typing import Any
 
 LICENSE = "cc-by-4.0"
 
-from webfaq_stream.release.writer import DATA_SCHEMA
+import pyarrow as pa
+
+from webfaq_stream.release.writer import BITEXT_SCHEMA, DATA_SCHEMA, duckdb_type
 
 #: What each data column holds (every ``DATA_SCHEMA`` column has an entry; a test keeps it so).
 COLUMN_DOCS = {
@@ -32,6 +36,10 @@ COLUMN_DOCS = {
     "language_score": "fastText lid.176 probability of the language",
     "near_duplicate_similarity": "highest cosine to another pair of the same site and language",
     "first_seen": "first crawl time (UTC)", "last_seen": "last crawl time (UTC)",
+    "record_id": "provenance: WARC record id (OWI record_id) of the sighting that last changed the stored pair",
+    "source_topic": "provenance: Kafka topic of that sighting",
+    "source_partition": "provenance: Kafka partition of that sighting",
+    "source_offset": "provenance: Kafka offset of that sighting",
     "question_word_type": "WebFAQ v1 question-word type from the leading interrogative (What, When, Where, "
                           "Which, Who/Whom/Whose, Why, How, Is/are/do/does, "
                           "Can/could/will/would/may/might/shall/should, No Question Word); null outside "
@@ -41,6 +49,16 @@ COLUMN_DOCS = {
     "question_type": "question-type classifier's label (NFQA categories); null without a model",
     "question_type_score": "probability of `question_type`",
 }
+#: What each bitext column holds.
+BITEXT_COLUMN_DOCS = {
+    "origin": "scheme://host of both pages",
+    "language1": "first language (ISO 639-3; sorts before language2)", "language2": "second language",
+    "similarity": "cosine of the two pairs' embeddings",
+    "id1": "id of the pair in language1", "id2": "id of the pair in language2",
+    "question1": "question in language1", "question2": "question in language2",
+    "answer1": "answer in language1", "answer2": "answer in language2",
+    "url1": "url of the pair in language1", "url2": "url of the pair in language2",
+}
 
 
 def _q(text: str) -> str:
@@ -48,11 +66,17 @@ def _q(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
+def _column_table(schema: pa.Schema, docs: Mapping[str, str]) -> list[str]:
+    rows = ["| column | Parquet type | DuckDB type | meaning |", "|---|---|---|---|"]
+    return rows + [f"| `{f.name}` | `{f.type}` | `{duckdb_type(f.type)}` | {docs.get(f.name, '')} |" for f in schema]
+
+
 def _columns_section(labels: Mapping[str, Any]) -> list[str]:
-    """``## Columns``: the data columns, then which models gave the labels."""
-    lines = ["## Columns", "", "| column | meaning |", "|---|---|"]
-    lines += [f"| `{name}` | {COLUMN_DOCS.get(name, '')} |" for name in DATA_SCHEMA.names]
-    lines.append("")
+    """``## Columns``: the data columns with their types, which models gave the labels, the bitext columns."""
+    lines = ["## Columns", "", "`data/` files and the DuckDB table `data` (which adds `language`):", "",
+             *_column_table(DATA_SCHEMA, COLUMN_DOCS), "",
+             "Provenance (`record_id`, `source_*`) names the sighting that last changed the stored pair: a",
+             "re-crawl that changes nothing is not written, so it does not move the provenance.", ""]
     for name in ("topic", "question_type"):
         entry = labels.get(name) or {}
         source = (f"model `{entry['model']}`" if entry.get("model")
@@ -60,7 +84,8 @@ def _columns_section(labels: Mapping[str, Any]) -> list[str]:
         lines.append(f"- `{name}`: {source}; {entry.get('pairs', 0):,} pairs labelled")
     words = labels.get("question_word_type") or {}
     covered = ", ".join(sorted(words.get("languages") or {})) or "none"
-    lines += [f"- `question_word_type`: {words.get('pairs', 0):,} pairs; languages {covered}", ""]
+    lines += [f"- `question_word_type`: {words.get('pairs', 0):,} pairs; languages {covered}", "",
+              "`bitexts/` files and the DuckDB table `bitexts`:", "", *_column_table(BITEXT_SCHEMA, BITEXT_COLUMN_DOCS), ""]
     return lines
 
 
@@ -122,6 +147,11 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
     if previous and "added" in previous:
         lines.append(f"- Since {previous['release_id']}: {previous['added']:,} added, "
                      f"{previous['updated']:,} updated, {previous['removed']:,} removed")
+    forgotten = manifest.get("forgotten") or {}
+    if forgotten.get("tombstones"):
+        lines.append(f"- Forgotten on request since the previous release: {len(forgotten['tombstones'])} "
+                     f"origin(s) or URL(s), {(forgotten.get('removed') or {}).get('pairs', 0):,} of its pairs "
+                     "removed (ids in `manifest.json`, `forgotten`)")
     lines += ["", "## Loading", "", "```python", "import datasets",
               "deu = datasets.load_dataset(\"<this directory or repo>\", \"deu\", split=\"train\")",
               "```", "", "```sql", "-- DuckDB",

@@ -5,7 +5,8 @@ per-partition offsets fully in the store, worker batch sequence), the consistenc
 language and language pair, every file with its size, rows and sha256, the model and its
 thresholds, the labels (``labels``: per text classifier the model the workers ran or ``null`` with
 the reason, and the labelled pairs per model; the question-word type's covered languages and pairs
-per class), and the previous release with what changed since. Keys are written sorted, so two
+per class), the previous release with what changed since, and what was forgotten since (tombstones
+recorded, and the previous release's pair ids they removed, per language). Keys are written sorted, so two
 releases of an unchanged store differ only in ``release_id``, ``created``, ``cutoff.time``,
 ``previous``, ``timings`` and the ``webfaq.duckdb`` checksum (DuckDB files are not
 byte-reproducible; the Parquet files are). ``read_manifest`` loads one, raising
@@ -65,7 +66,8 @@ def file_entries(root: Path, rows: Mapping[str, int]) -> dict[str, dict[str, Any
 def build_manifest(*, release_id: str, created: str, cutoff: Mapping[str, Any], consistency: str,
                    counts: Mapping[str, int], bitext_counts: Mapping[str, int],
                    files: Mapping[str, Any], model: Mapping[str, Any], labels: Mapping[str, Any],
-                   previous: Mapping[str, Any] | None, timings: Mapping[str, float]) -> dict[str, Any]:
+                   previous: Mapping[str, Any] | None, timings: Mapping[str, float],
+                   forgotten: Mapping[str, Any] | None = None) -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
         "release_id": release_id,
@@ -81,6 +83,7 @@ def build_manifest(*, release_id: str, created: str, cutoff: Mapping[str, Any], 
         "labels": dict(labels),
         "license": LICENSE_NOTE,
         "previous": dict(previous) if previous else None,
+        "forgotten": dict(forgotten or {"tombstones": {}, "removed": {"pairs": 0, "by_language": {}}}),
         "files": dict(files),
         "timings": {k: round(v, 6) for k, v in timings.items()},
     }

@@ -18,12 +18,8 @@ Contract:
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import threading
-import time
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,6 +27,7 @@ from typing import Any
 
 from croniter import croniter
 
+from webfaq_stream.adapters.request_files import RequestBox
 from webfaq_stream.domain.model import utc_now
 from webfaq_stream.errors import ConfigurationError, ReleaseError, WebFAQError
 from webfaq_stream.release.layout import ReleaseBusyError, list_releases, release_time
@@ -39,7 +36,6 @@ log = logging.getLogger(__name__)
 
 REQUESTS_DIR = ".requests"
 REQUEST_SUFFIX = ".request"
-ANSWER_SUFFIX = ".done"
 
 
 def next_release_time(schedule: str, now: datetime) -> datetime:
@@ -50,57 +46,35 @@ def next_release_time(schedule: str, now: datetime) -> datetime:
     return croniter(schedule, now).get_next(datetime).astimezone(UTC)
 
 
-def _requests_dir(release_dir: Path) -> Path:
-    return Path(release_dir) / REQUESTS_DIR
+def _requests(release_dir: Path) -> RequestBox:
+    return RequestBox(Path(release_dir) / REQUESTS_DIR, REQUEST_SUFFIX.removeprefix("."))
 
 
 def submit_request(release_dir: Path) -> str:
     """Ask the store's owner for a release; returns the request id."""
-    directory = _requests_dir(release_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    request_id = f"{utc_now().strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}"
-    _write_atomic(directory / f"{request_id}{REQUEST_SUFFIX}", {"pid": os.getpid(), "time": time.time()})
-    return request_id
+    return _requests(release_dir).submit()
 
 
 def pending_requests(release_dir: Path) -> list[str]:
     """Ids of requests not yet answered, oldest first."""
-    directory = _requests_dir(release_dir)
-    if not directory.is_dir():
-        return []
-    return sorted(p.name.removesuffix(REQUEST_SUFFIX) for p in directory.glob(f"*{REQUEST_SUFFIX}"))
+    return _requests(release_dir).pending()
 
 
 def answer_requests(release_dir: Path, request_ids: list[str], answer: dict[str, Any]) -> None:
     """Write the answer of each request and remove the request files."""
-    directory = _requests_dir(release_dir)
-    for request_id in request_ids:
-        _write_atomic(directory / f"{request_id}{ANSWER_SUFFIX}", answer)
-        (directory / f"{request_id}{REQUEST_SUFFIX}").unlink(missing_ok=True)
+    _requests(release_dir).answer(request_ids, answer)
 
 
 def wait_for_answer(release_dir: Path, request_id: str, timeout_s: float,
                     poll_s: float = 0.5) -> dict[str, Any]:
     """The answer to ``request_id``; ``ReleaseError`` on timeout or when the release failed."""
-    path = _requests_dir(release_dir) / f"{request_id}{ANSWER_SUFFIX}"
-    deadline = time.monotonic() + timeout_s
-    while not path.exists():
-        if time.monotonic() >= deadline:
-            (_requests_dir(release_dir) / f"{request_id}{REQUEST_SUFFIX}").unlink(missing_ok=True)
-            raise ReleaseError(f"no worker answered release request {request_id} within {timeout_s:.0f} s "
-                               "(is a worker running with this release_dir?)")
-        time.sleep(poll_s)
-    answer = json.loads(path.read_text())
-    path.unlink(missing_ok=True)
+    answer = _requests(release_dir).wait(request_id, timeout_s, poll_s)
+    if answer is None:
+        raise ReleaseError(f"no worker answered release request {request_id} within {timeout_s:.0f} s "
+                           "(is a worker running with this release_dir?)")
     if answer.get("error"):
         raise ReleaseError(f"the worker's release failed: {answer['error']}")
     return answer
-
-
-def _write_atomic(path: Path, document: dict[str, Any]) -> None:
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temp.write_text(json.dumps(document, sort_keys=True))
-    os.replace(temp, path)
 
 
 class ReleaseScheduler:

@@ -12,6 +12,11 @@ Contract:
   writer version, and no time or host in the metadata.
 - ``build_database`` builds ``webfaq.duckdb`` with tables ``data`` (the data columns plus
   ``language``) and ``bitexts`` from the finished Parquet files.
+- Types: ``first_seen`` / ``last_seen`` are UTC timestamps (``timestamp[us, tz=UTC]`` in Parquet,
+  ``TIMESTAMPTZ`` in DuckDB), parsed from the store's ISO-8601 strings (a value that is not one is
+  null); the provenance columns (``record_id``, ``source_topic``, ``source_partition``,
+  ``source_offset``) are null where the store does not know them (the dataset card lists every
+  column with its types).
 """
 
 from __future__ import annotations
@@ -42,16 +47,23 @@ DATA_SCHEMA = pa.schema([
     ("description", pa.string()),
     ("language_score", pa.float64()),
     ("near_duplicate_similarity", pa.float64()),
-    ("first_seen", pa.string()),
-    ("last_seen", pa.string()),
+    ("first_seen", pa.timestamp("us", tz="UTC")),
+    ("last_seen", pa.timestamp("us", tz="UTC")),
     ("question_word_type", pa.string()),
     ("topic", pa.string()),
     ("topic_score", pa.float64()),
     ("question_type", pa.string()),
     ("question_type_score", pa.float64()),
+    ("record_id", pa.string()),
+    ("source_topic", pa.string()),
+    ("source_partition", pa.int32()),
+    ("source_offset", pa.int64()),
 ])
-#: Text columns that stay null when a pair has no value (labels); other missing text becomes "".
-NULLABLE_TEXT_COLUMNS = frozenset({"question_word_type", "topic", "question_type"})
+#: Data columns that stay null when a pair has no value (labels, provenance); other missing text becomes "".
+NULLABLE_COLUMNS = frozenset({"question_word_type", "topic", "question_type", "record_id", "source_topic",
+                              "source_partition", "source_offset"})
+#: Data columns kept as ISO-8601 strings in the store and typed as UTC timestamps in releases.
+TIMESTAMP_COLUMNS = ("first_seen", "last_seen")
 
 BITEXT_SCHEMA = pa.schema([
     ("language1", pa.string()),
@@ -78,11 +90,12 @@ _WRITER_OPTIONS: dict[str, Any] = {
     "use_dictionary": ["origin", "language1", "language2", "question_word_type", "topic", "question_type"],
     "store_schema": False,
 }
-_PAYLOAD_ROW = pa.struct([*DATA_SCHEMA, pa.field("language", pa.string())])
+#: Pair payloads as the store keeps them: the data columns with times as ISO-8601 text, and the language.
+_PAYLOAD_ROW = pa.struct([*(pa.field(f.name, pa.string()) if f.name in TIMESTAMP_COLUMNS else f for f in DATA_SCHEMA),
+                          pa.field("language", pa.string())])
 _DUCKDB_ZSTD_COLUMNS = frozenset({"url", "question", "answer", "title", "description",
                                   "question1", "question2", "answer1", "answer2", "url1", "url2"})
-_DATA_COLUMNS = tuple((f.name, pa.types.is_floating(f.type)) for f in DATA_SCHEMA)
-_FILLED_TEXT = tuple(pa.types.is_string(f.type) and f.name not in NULLABLE_TEXT_COLUMNS for f in DATA_SCHEMA)
+_DATA_COLUMNS = tuple((f.name, f.type) for f in _PAYLOAD_ROW)[:-1]
 _LANGUAGE_RE = re.compile(r"^[a-z]{2,3}(?:_[A-Za-z0-9]{1,8})*$")
 _DATA_FILE_RE = re.compile(r"^data/([^/]+?)(?:-\d{5})?\.parquet$")
 
@@ -196,17 +209,20 @@ class DataWriter:
 
 
 def data_columns(payloads: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
-    """The ``DATA_SCHEMA`` columns of pair payloads: missing text becomes ``""`` (a label that is not
-    a string ``None``), a score that is not a number ``None``."""
+    """The payload columns (``DATA_SCHEMA`` order, times as text) of pair payloads: missing text
+    becomes ``""`` (``None`` in :data:`NULLABLE_COLUMNS`: a value that is not a string there is
+    ``None`` too), a number that is not one ``None``."""
     columns: list[list[Any]] = []
-    for name, is_float in _DATA_COLUMNS:
-        if is_float:
-            values = [payload.get(name) for payload in payloads]
+    for name, kind in _DATA_COLUMNS:
+        values = [payload.get(name) for payload in payloads]
+        if pa.types.is_floating(kind):
             columns.append([v if v.__class__ is float else _float_or_none(v) for v in values])
-        elif name in NULLABLE_TEXT_COLUMNS:
-            columns.append([v if isinstance(v := payload.get(name), str) else None for payload in payloads])
+        elif pa.types.is_integer(kind):
+            columns.append([v if v.__class__ is int else _int_or_none(v) for v in values])
+        elif name in NULLABLE_COLUMNS:
+            columns.append([v if isinstance(v, str) else None for v in values])
         else:
-            columns.append([payload.get(name) or "" for payload in payloads])
+            columns.append([v or "" for v in values])
     return columns
 
 
@@ -223,19 +239,28 @@ def payload_rows(payloads: Sequence[Mapping[str, Any]]) -> pa.StructArray:
     languages = [language if isinstance(language := payload.get("language"), str) else None
                  for payload in payloads]
     try:
-        arrays = [pa.array(values, type=field.type) for values, field in zip(data_columns(payloads), DATA_SCHEMA)]
+        arrays = [pa.array(values, type=kind) for values, (_, kind) in zip(data_columns(payloads), _DATA_COLUMNS)]
         return pa.StructArray.from_arrays([*arrays, pa.array(languages, type=pa.string())],
                                           fields=list(_PAYLOAD_ROW))
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise ReleaseError(f"a stored pair has a malformed field: {exc}") from None
 
 
+def utc_timestamps(texts: pa.Array) -> pa.Array:
+    """ISO-8601 texts (``YYYY-MM-DDTHH:MM:SS`` with ``Z`` or an offset, or a date alone) as UTC
+    timestamps; anything else is null."""
+    moments = pc.strptime(texts, format="%Y-%m-%dT%H:%M:%S%z", unit="us", error_is_null=True)
+    days = pc.strptime(texts, format="%Y-%m-%d", unit="us", error_is_null=True)
+    return pc.coalesce(moments, days.cast(pa.timestamp("us", tz="UTC")))
+
+
 def split_by_language(rows: pa.StructArray) -> dict[str, pa.Table]:
     """``DATA_SCHEMA`` tables per file language (``safe_language``), rows in their given order;
-    missing text becomes ``""`` (labels stay null)."""
+    missing text becomes ``""`` (null in :data:`NULLABLE_COLUMNS`), times are typed."""
     *columns, language = rows.flatten()
-    columns = [pc.fill_null(column, "") if filled else column
-               for column, filled in zip(columns, _FILLED_TEXT)]
+    columns = [utc_timestamps(column) if field.name in TIMESTAMP_COLUMNS
+               else pc.fill_null(column, "") if pa.types.is_string(column.type) and field.name not in NULLABLE_COLUMNS
+               else column for column, field in zip(columns, DATA_SCHEMA)]
     table = pa.Table.from_arrays(columns, schema=DATA_SCHEMA)
     encoded = pc.fill_null(language, "").dictionary_encode()
     safe = [safe_language(value) for value in encoded.dictionary.to_pylist()]
@@ -246,9 +271,20 @@ def split_by_language(rows: pa.StructArray) -> dict[str, pa.Table]:
     return {name: table.filter(pc.equal(per_row, code)) for code, name in enumerate(names)}
 
 
+def data_rows(pairs: Sequence[StoredPair]) -> dict[str, tuple[Any, ...]]:
+    """The data columns of pairs as a release holds them (Python values, ``DATA_SCHEMA`` order), by id."""
+    if not pairs:
+        return {}
+    rows: dict[str, tuple[Any, ...]] = {}
+    for table in split_by_language(payload_rows([pair.payload() for pair in pairs])).values():
+        for values in zip(*(column.to_pylist() for column in table.columns)):
+            rows[values[0]] = values
+    return rows
+
+
 def data_row(pair: StoredPair) -> tuple[Any, ...]:
-    """The data columns of one pair, in ``DATA_SCHEMA`` order (as ``data_columns``)."""
-    return tuple(column[0] for column in data_columns([pair.payload()]))
+    """The data columns of one pair as a release holds them (see :func:`data_rows`)."""
+    return data_rows([pair])[pair.id]
 
 
 def _float_or_none(value: Any) -> float | None:
@@ -256,6 +292,10 @@ def _float_or_none(value: Any) -> float | None:
         return None if value is None else float(value)
     except (TypeError, ValueError):
         return None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def write_bitexts(release_root: Path,
@@ -314,9 +354,21 @@ def build_database(path: Path, data_files: Mapping[str, Sequence[Path]], bitext_
     return path
 
 
+def duckdb_type(kind: pa.DataType) -> str:
+    """The DuckDB type of a release column's Arrow type."""
+    if pa.types.is_floating(kind):
+        return "DOUBLE"
+    if pa.types.is_timestamp(kind):
+        return "TIMESTAMPTZ"
+    if pa.types.is_int32(kind):
+        return "INTEGER"
+    if pa.types.is_int64(kind):
+        return "BIGINT"
+    return "VARCHAR"
+
+
 def _duck_column(field: pa.Field) -> str:
     """A DuckDB column definition; long texts use zstd (half the CPU of DuckDB's default FSST and
     dictionary compression on release data, and a smaller file)."""
-    if pa.types.is_floating(field.type):
-        return f"{field.name} DOUBLE"
-    return f"{field.name} VARCHAR" + (" USING COMPRESSION zstd" if field.name in _DUCKDB_ZSTD_COLUMNS else "")
+    return (f"{field.name} {duckdb_type(field.type)}"
+            + (" USING COMPRESSION zstd" if field.name in _DUCKDB_ZSTD_COLUMNS else ""))

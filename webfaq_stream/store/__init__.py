@@ -10,6 +10,7 @@ _EXPORTS = {
     "payload_pages": "pages",
     **dict.fromkeys(("IngestStats", "STATS_KEY", "format_summary"), "stats"),
     **dict.fromkeys(("search_pairs", "store_counts", "StoreCounts"), "queries"),
+    **dict.fromkeys(("forget", "complete_pending", "read_tombstones", "TombstoneCache"), "forget"),
 }
 __all__ = sorted(_EXPORTS)  # noqa: PLE0605 - the keys of _EXPORTS
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -8,9 +8,10 @@ long enough to read the checkpoint and start an undo log (microseconds): the wor
 paused for the length of a release.
 
 While a cut is open, every write through the gate first saves the pre-image of the points it
-touches (``None`` for points that did not exist). ``PointInTimeView.scroll()`` reads the live
-store and substitutes those pre-images, skipping points created after the cut, so it yields
-exactly the store as it was at the cut, in id order, with the checkpoint of that moment.
+touches (``None`` for points that did not exist), deletes included. ``PointInTimeView.scroll()``
+reads the live store and substitutes those pre-images, skipping points created after the cut and
+merging back, in id order, points deleted after it, so it yields exactly the store as it was at
+the cut, in id order, with the checkpoint of that moment.
 
 Guarantee: exact as long as every writer of the store writes through this gate (the embedded
 store: one process owns it; or a server written by this process only). Writers in other
@@ -19,6 +20,7 @@ processes are not seen by the undo log (see ``ReleaseResult.manifest["consistenc
 
 from __future__ import annotations
 
+import bisect
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,22 +47,37 @@ class PointInTimeView:
         #: How long the cut waited for the worker's batch in progress.
         self.waited_s = waited_s
         self.pre_images: dict[str, StoredPair | None] = {}
+        #: Ids deleted since the cut, sorted (their pre-images are in ``pre_images``).
+        self.deleted: list[str] = []
 
     def scroll(self, batch_size: int = 1000) -> Iterator[StoredPair]:
         """Every point as it was at the cut, in id order."""
-        for pair in self._gate.inner.scroll(batch_size=batch_size, with_vectors=False):
-            with self._gate._lock:
-                saved = self.pre_images.get(pair.id, pair)
-            if saved is not None:
-                yield saved
+        for page in self.payload_pages(batch_size):
+            yield from (StoredPair.from_payload(payload) for payload in page)
 
     def payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
-        """Like ``scroll()``, as pages of payload dicts (:func:`~webfaq_stream.store.pages.payload_pages`)."""
+        """Pages of payload dicts (:func:`~webfaq_stream.store.pages.payload_pages`) as they were at the cut."""
+        last = ""
         for page in payload_pages(self._gate.inner, batch_size):
+            high = page[-1]["id"]
             with self._gate._lock:
                 before = self.pre_images
                 saved = {p["id"]: before[p["id"]] for p in page if p["id"] in before} if before else {}
-            yield _as_of_cut(page, saved) if saved else page
+                gone = self._deleted_between(last, high, {p["id"] for p in page}) if self.deleted else []
+            page = _as_of_cut(page, saved) if saved else page
+            last = high
+            yield sorted(page + gone, key=lambda payload: payload["id"]) if gone else page
+        with self._gate._lock:
+            rest = self._deleted_between(last, None, set())
+        if rest:
+            yield rest
+
+    def _deleted_between(self, low: str, high: str | None, present: set[str]) -> list[dict[str, Any]]:
+        """Payloads at the cut of points deleted since, with ids in ``(low, high]``, not in ``present``."""
+        start = bisect.bisect_right(self.deleted, low)
+        end = len(self.deleted) if high is None else bisect.bisect_right(self.deleted, high)
+        return [saved.payload() for pair_id in self.deleted[start:end]
+                if pair_id not in present and (saved := self.pre_images.get(pair_id)) is not None]
 
     def close(self) -> None:
         self._gate._end_view(self)
@@ -121,7 +138,7 @@ class ReleaseGate:
         with self._lock:
             if view in self._views:
                 self._views.remove(view)
-            view.pre_images = {}
+            view.pre_images, view.deleted = {}, []
 
     def _save_pre_images(self, ids: Sequence[str]) -> None:
         with self._lock:
@@ -142,6 +159,19 @@ class ReleaseGate:
         if self._views:
             self._save_pre_images([p.id for p in pairs])
         self.inner.upsert(pairs, meta=meta)
+
+    def delete(self, ids: Sequence[str]) -> None:
+        """Open views keep the deleted points: their pre-images are merged back into the views' scrolls."""
+        if self._views:
+            self._save_pre_images(ids)
+            with self._lock:
+                for view in self._views:
+                    known = set(view.deleted)
+                    for pair_id in ids:
+                        if pair_id not in known:
+                            bisect.insort(view.deleted, pair_id)
+                            known.add(pair_id)
+        self.inner.delete(ids)
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.inner.set_meta(key, value)

@@ -16,6 +16,12 @@
 - **One write**: new points and every point whose payload changed are written in a single
   ``upsert`` (with the optional meta documents, e.g. the worker's checkpoint), so the store is
   consistent whenever ``apply`` returns, and a replayed batch writes nothing.
+- **Provenance** (``record_id``, ``source_topic/partition/offset``) is that of the batch's latest
+  sighting of a pair (largest ``seen``, then source), set only when the pair's record fields are
+  written anyway (a new pair, or changed record fields): it never causes a write by itself.
+
+``remove(ids)`` deletes pairs (forget) and recomputes what they took part in with the same code:
+near-duplicates of their groups and alignments of their languages, as a batch without them gives.
 
 Input rows whose vector is not finite or is all zero, or whose id is not 32 hex digits, are
 skipped and counted as ``invalid``. A store failure is raised as the store's own ``StoreError``
@@ -63,7 +69,7 @@ class IndexInputError(WebFAQError):
 class IndexStats:
     """What one ``apply`` did: pairs new to the store, re-seen pairs whose record fields changed or
     did not, points whose ``aligned`` / ``near_duplicate_similarity`` changed, rows skipped as
-    invalid, and points written."""
+    invalid, points written, and points removed (``remove``)."""
 
     new: int = 0
     updated: int = 0
@@ -72,6 +78,7 @@ class IndexStats:
     near_duplicates_changed: int = 0
     invalid: int = 0
     points_written: int = 0
+    removed: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -80,6 +87,20 @@ class IndexStats:
 def representative_key(pair: TaggedPair | StoredPair) -> tuple[Any, ...]:
     """Order of the records of one pair: the smallest one supplies the page fields."""
     return (pair.url, pair.language, pair.title, pair.description, float(pair.language_score), pair.origin)
+
+
+def sighting_key(pair: TaggedPair) -> tuple[Any, ...]:
+    """Order of the sightings of one pair: the largest is its latest (time first, then source)."""
+    source = pair.source
+    return (pair.seen, source.topic if source else "", source.partition if source else -1,
+            source.offset if source else -1, pair.record_id or "")
+
+
+def _with_provenance(pair: StoredPair, sighting: TaggedPair) -> StoredPair:
+    source = sighting.source
+    return replace(pair, record_id=sighting.record_id, source_topic=source.topic if source else None,
+                   source_partition=source.partition if source else None,
+                   source_offset=source.offset if source else None)
 
 
 def _finite_or_none(value: float) -> float | None:
@@ -128,6 +149,28 @@ class PairIndexer:
         if to_write or meta:
             self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
         stats.points_written = len(to_write)
+        return stats
+
+    def remove(self, ids: Sequence[str]) -> IndexStats:
+        """Delete the pairs ``ids`` (unknown ids are ignored: idempotent) and recompute, for every
+        (origin, language) they left, near-duplicate similarities from scratch and the alignments of
+        every language pair involving that language, over the pairs that remain: the store is then
+        what a batch computation without them gives. Changed partners are written first, then the
+        points are deleted (a failure in between leaves them to a repeated ``remove``)."""
+        stats = IndexStats()
+        existing = self.store.get(sorted(set(ids)), with_vectors=False)
+        touched: dict[str, set[str]] = defaultdict(set)
+        for pair in existing.values():
+            touched[pair.origin].add(pair.language)
+        left = {(origin, language) for origin, languages in touched.items() for language in languages}
+        to_write: dict[str, StoredPair] = {}
+        for origin in sorted(touched):
+            self._recompute_origin(origin, touched[origin], {}, {}, left, to_write, stats, removed=frozenset(existing))
+        if to_write:
+            self.store.upsert([to_write[i] for i in sorted(to_write)])
+        if existing:
+            self.store.delete(sorted(existing))
+        stats.points_written, stats.removed = len(to_write), len(existing)
         return stats
 
     # --- steps -------------------------------------------------------------------------------
@@ -181,6 +224,8 @@ class PairIndexer:
                 labels=rep.labels)
         for pair_id, pair in merged.items():
             old = existing.get(pair_id)
+            if old is None or _record_fields(pair) != _record_fields(old):
+                merged[pair_id] = _with_provenance(pair, max((row[0] for row in records[pair_id]), key=sighting_key))
             if old is None:
                 stats.new += 1
                 continue
@@ -194,9 +239,12 @@ class PairIndexer:
 
     def _recompute_origin(self, origin: str, touched_languages: set[str], merged: Mapping[str, StoredPair],
                           existing: Mapping[str, StoredPair], moved_from: set[tuple[str, str]],
-                          to_write: dict[str, StoredPair], stats: IndexStats) -> None:
-        """Recompute near-duplicates of touched languages and alignments involving them."""
-        current = {pair.id: pair for pair in self.store.origin_pairs(origin, with_vectors=True)}
+                          to_write: dict[str, StoredPair], stats: IndexStats,
+                          removed: frozenset[str] = frozenset()) -> None:
+        """Recompute near-duplicates of touched languages and alignments involving them (over the
+        origin's stored pairs, with ``merged`` in place and ``removed`` left out)."""
+        current = {pair.id: pair for pair in self.store.origin_pairs(origin, with_vectors=True)
+                   if pair.id not in removed}
         for pair_id, pair in merged.items():
             if pair.origin == origin:
                 current[pair_id] = pair

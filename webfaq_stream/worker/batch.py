@@ -3,14 +3,17 @@
 ``BatchProcessor(pipeline=..., embedder=..., store=..., dead_letters=...).process(messages)``, run in
 a worker thread (the CPU-bound work never runs on the event loop):
 
-1. reads the store's checkpoint and skips records it already covers (replays after a crash);
-2. decodes, extracts, cleans and tags (:class:`~webfaq_stream.domain.pipeline.Pipeline`);
+1. reads the store's checkpoint and skips records it already covers (replays after a crash), and
+   its tombstones;
+2. decodes, extracts, cleans and tags (:class:`~webfaq_stream.domain.pipeline.Pipeline`), and drops
+   the pairs of forgotten origins and URLs (``forgotten``) before they are embedded;
 3. sends undecodable records to the dead-letter sink and flushes it;
 4. embeds ``question answer``, labels the pairs (:class:`~webfaq_stream.worker.labels.Labeller`: it
    reads the batch's stored points first, so a re-seen pair keeps the labels its model already gave)
    and applies them with :class:`PairIndexer`, writing in the same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
-   ``gate.batch()``, so a release sees whole batches only).
+   ``gate.batch()``, so a release sees whole batches only). Inside ``gate.batch()`` the tombstones
+   are read again, so a forget that ran while the batch was extracted keeps its pairs out too.
 
 Failures say what to do (``errors``). While the store fails transiently (``StoreUnavailableError``:
 unreachable, timeout, disk full) or the broker refuses dead letters (``BrokerError``), the step is
@@ -58,8 +61,10 @@ from webfaq_stream.domain.pipeline import (
     offset_key,
 )
 from webfaq_stream.domain.reasons import Reason
+from webfaq_stream.domain.tombstones import Tombstones
 from webfaq_stream.errors import BrokerError, ConfigurationError, WebFAQError
 from webfaq_stream.ports import DeadLetterSink, Embedder
+from webfaq_stream.store.forget import TombstoneCache
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.indexer import IndexStats, PairIndexer
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
@@ -77,6 +82,7 @@ MODEL_KEY = "model"
 STOP_GRACE_S = 30.0
 #: Messages per pipeline chunk; the extraction thread runs chunk k+1 while chunk k is embedded.
 EXTRACT_CHUNK = 8
+NO_TOMBSTONES = Tombstones()
 
 
 def model_meta(embedder: Embedder) -> dict[str, Any]:
@@ -158,6 +164,7 @@ class BatchProcessor:
         self.retry = RetryPolicy(self.stop, health=health, metrics=metrics, delay_s=retry_delay_s,
                                  max_delay_s=retry_max_delay_s)
         self._extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-extract")
+        self.tombstones = TombstoneCache()
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
         """Steps 1-4; retries a store that is down until it works, isolates the records that make
@@ -168,12 +175,13 @@ class BatchProcessor:
         covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
         fresh = [m for m in messages if m.source is None
                  or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
-        result, vectors, sources = self._extract_and_embed(fresh)
+        tombstones = self.retry.call(lambda: self.tombstones.current(self.store), "reading the tombstones")
+        result, vectors, sources = self._extract_and_embed(fresh, tombstones)
         self._label(result)
         self._send_dead_letters(result.dead_letters)
         batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
         result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
-                                          replayed=len(messages) - len(fresh))
+                                          replayed=len(messages) - len(fresh), tombstones=tombstones)
         seconds = time.monotonic() - started
         if self.metrics is not None:
             self.metrics.observe_batch(BatchStats(
@@ -184,13 +192,14 @@ class BatchProcessor:
         return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds)
 
     def _extract_and_embed(self, messages: Sequence[RawMessage],
+                           tombstones: Tombstones = NO_TOMBSTONES,
                            ) -> tuple[BatchResult, np.ndarray, list[RawMessage]]:
-        """``pipeline.run(messages)``, the vectors of its pairs and the message each pair came from,
-        overlapped: chunks of :data:`EXTRACT_CHUNK` messages go through the pipeline in the
-        extraction thread while this thread embeds the pairs of the chunks before, in the model's
-        batches (the same batches as one ``encode`` of all texts, so the same vectors; BLAS and the
-        model engines release the GIL). A failure in either stage is raised after the queued chunks
-        are cancelled."""
+        """``pipeline.run(messages)`` without the pairs ``tombstones`` cover, the vectors of its pairs and
+        the message each pair came from, overlapped: chunks of :data:`EXTRACT_CHUNK` messages go through
+        the pipeline in the extraction thread while this thread embeds the pairs of the chunks before, in
+        the model's batches (the same batches as one ``encode`` of all texts, so the same vectors; BLAS
+        and the model engines release the GIL). A failure in either stage is raised after the queued
+        chunks are cancelled."""
         chunks = [messages[i:i + EXTRACT_CHUNK] for i in range(0, len(messages), EXTRACT_CHUNK)]
         futures = [self._extractor.submit(self._run_pipeline, chunk) for chunk in chunks]
         result, texts, parts, sources = BatchResult(), [], [], []
@@ -198,6 +207,7 @@ class BatchProcessor:
         try:
             for future in futures:
                 part, part_sources = future.result()
+                part_sources = [part_sources[i] for i in part.drop_pairs(Reason.FORGOTTEN, tombstones.covers)]
                 result.extend(part)
                 sources += part_sources
                 texts += [pair.embedding_text() for pair in part.pairs]
@@ -262,13 +272,24 @@ class BatchProcessor:
                 STATS_KEY: stats.as_meta()}
 
     def _store_batch(self, result: BatchResult, vectors: np.ndarray, sources: Sequence[RawMessage],
-                     covered: dict[str, int], batch_seq: int, replayed: int) -> tuple[BatchResult, IndexStats]:
+                     covered: dict[str, int], batch_seq: int, replayed: int,
+                     tombstones: Tombstones) -> tuple[BatchResult, IndexStats]:
         """Step 4 in one store operation; on a permanent failure, isolate its records (module contract)."""
+        batch: dict[str, Any] = {"vectors": vectors, "sources": list(sources), "tombstones": tombstones}
+
+        def without_forgotten() -> None:  # inside the gate: a forget that ran meanwhile keeps its pairs out
+            latest = self.tombstones.current(self.store)
+            if latest is not batch["tombstones"]:
+                kept = result.drop_pairs(Reason.FORGOTTEN, latest.covers)
+                batch.update(vectors=np.asarray(batch["vectors"])[kept], tombstones=latest,
+                             sources=[batch["sources"][i] for i in kept])
+
         def write() -> IndexStats:
             self.stop.checkpoint()
             with self.store.batch():
+                without_forgotten()
                 meta = self._checkpoint_meta(covered, result, batch_seq, replayed)
-                return self.indexer.apply(result.pairs, vectors, meta=meta)
+                return self.indexer.apply(result.pairs, batch["vectors"], meta=meta)
 
         try:
             return result, self.retry.call(write, f"storing batch {batch_seq}")
@@ -278,7 +299,8 @@ class BatchProcessor:
             log.warning("storing batch %d failed for good (%s: %s): isolating the records that make it fail",
                         batch_seq, type(exc).__name__, exc)
         with self.store.batch():
-            return self._isolate_and_store(result, vectors, sources, covered, batch_seq, replayed)
+            without_forgotten()
+            return self._isolate_and_store(result, batch["vectors"], batch["sources"], covered, batch_seq, replayed)
 
     def _isolate_and_store(self, result: BatchResult, vectors: np.ndarray, sources: Sequence[RawMessage],
                            covered: dict[str, int], batch_seq: int, replayed: int,

@@ -3,10 +3,11 @@
 ``run_worker(settings)`` configures logging, creates the topics, serves ``/metrics`` and ``/health``
 (``Settings.web_port``), loads the embedding model, the language tagger and the configured text
 classifiers (topic, question type; on ``Settings.label_device``), opens the store (refusing one built
-by another embedding model; recording the classifiers in the ``labellers`` meta), builds the
-:class:`~webfaq_stream.worker.batch.BatchProcessor` behind a ``ReleaseGate`` and, for the embedded
-store (one process owns it), the release scheduler thread, then runs the Faust app until
-SIGTERM/SIGINT. Everything it started is stopped on the way out, the batch in hand first.
+by another embedding model; recording the classifiers in the ``labellers`` meta), finishes any forget
+a crash interrupted, builds the :class:`~webfaq_stream.worker.batch.BatchProcessor` behind a
+``ReleaseGate`` and, for the embedded store (one process owns it), the release scheduler thread and
+the thread answering forget requests, then runs the Faust app until SIGTERM/SIGINT. Everything it
+started is stopped on the way out, the batch in hand first.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.ports import TextClassifier
 from webfaq_stream.release.manifest import LABELLERS_KEY
 from webfaq_stream.settings import Settings
+from webfaq_stream.store.forget import complete_pending
 from webfaq_stream.store.gate import ReleaseGate
 from webfaq_stream.store.opener import open_store
 from webfaq_stream.worker.app import BatchRunner, build_app
 from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model, model_meta
+from webfaq_stream.worker.forget import ForgetRequests
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.labels import Labeller
 from webfaq_stream.worker.metrics import Metrics
@@ -75,6 +78,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
     labeller = load_labeller(settings)
     dead_letters = KafkaDeadLetterSink(options, settings.dead_letter_topic)
     scheduler = None
+    forget_requests = None
     runner: BatchRunner | None = None
     store = None
     try:
@@ -89,9 +93,14 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
             embedder=embedder, store=gate, dead_letters=dead_letters, labeller=labeller, metrics=metrics,
             health=health,
             stop=stop)
+        with gate.batch():
+            finished = complete_pending(gate, processor.indexer)
+        if finished.removed:
+            log.info("finished interrupted forgets: %s", finished.removed)
         runner = BatchRunner(processor, health)
         if settings.qdrant_url is None:
             scheduler = scheduled_releases(gate, settings, model=model_meta(embedder))
+            forget_requests = ForgetRequests(settings, gate, processor.indexer).start()
         with tempfile.TemporaryDirectory(prefix="webfaq-faust-") as datadir:
             app = build_app(settings, runner, bootstrap=bootstrap, datadir=Path(datadir))
             log.info("worker starting: topic %s, group %s, store %s, metrics on port %d",
@@ -110,6 +119,8 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
             runner.executor.shutdown(wait=True)
         if scheduler is not None:
             scheduler.stop(timeout_s=60)
+        if forget_requests is not None:
+            forget_requests.stop(timeout_s=60)
         dead_letters.close()
         if store is not None:
             store.close()

@@ -165,6 +165,11 @@ class EdgePairStore:
         if self.optimize_every is not None and self._written_since_optimize >= self.optimize_every:
             self.optimize()
 
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the points ``ids`` in one update operation (unknown ids are ignored)."""
+        if ids:
+            self._call("delete", self.shard.update, UpdateOperation.delete_points([point_id(i) for i in ids]))
+
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})
 

@@ -150,6 +150,12 @@ class ServerPairStore:
         if points:
             self._call("upsert", "upsert", points=points, wait=True)
 
+    def delete(self, ids: Sequence[str]) -> None:
+        """Remove the points ``ids`` in one request (unknown ids are ignored)."""
+        if ids:
+            self._call("delete", "delete", points_selector=models.PointIdsList(points=[point_id(i) for i in ids]),
+                       wait=True)
+
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})
 
