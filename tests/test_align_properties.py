@@ -12,11 +12,14 @@ from hypothesis import strategies as st
 from webfaq_stream.domain.align import (
     BITEXT_COLUMNS,
     AlignItem,
+    AlignRule,
     align_origin,
     bitext_rows,
     mutual_best_matches,
     near_duplicate_similarities,
     normalize_rows,
+    question_answer_similarity,
+    question_answer_vectors,
 )
 from webfaq_stream.domain.model import StoredPair
 
@@ -37,44 +40,70 @@ def brute_near_duplicates(items) -> dict[str, float | None]:
     return out
 
 
-def brute_alignment(items, threshold: float, max_per_language: int = 10_000) -> dict[str, dict]:
-    """Mutual best matches per origin and language pair, ties to the smallest id."""
+def brute_alignment(items, threshold: float, max_per_language: int = 10_000, pivot_weight: float = 0.0,
+                    veto: tuple[float, set[str]] | None = None) -> dict[str, dict]:
+    """Mutual best matches per origin and language pair, ties to the smallest id; with a pivot weight
+    the score adds that weight times the share of the other languages where both sides' best matches
+    are the same item; a veto ``(threshold, languages)`` drops links between two of its languages
+    whose ``check`` vectors are less similar than that."""
     aligned: dict[str, dict] = {item.id: {} for item in items}
     origins = {item.origin for item in items}
-    for origin in origins:
-        languages = sorted({i.language for i in items if i.origin == origin})
-        for l1, l2 in combinations(languages, 2):
-            left = [i for i in items if i.origin == origin and i.language == l1]
-            right = [i for i in items if i.origin == origin and i.language == l2]
-            if len(left) > max_per_language or len(right) > max_per_language:
-                continue
 
-            def best(a, candidates):
-                scored = [(brute_similarity(a.vector, b.vector), b.id) for b in candidates
-                          if b.question != a.question and b.answer != a.answer]
-                if not scored:
-                    return None
-                top = max(s for s, _ in scored)
-                return top, min(i for s, i in scored if s == top)
+    def candidates(a, group):
+        return [b for b in group if b.question != a.question and b.answer != a.answer]
+
+    def best_by(a, group, score):
+        scored = [(score(a, b), b.id) for b in candidates(a, group)]
+        if not scored:
+            return None
+        top = max(s for s, _ in scored)
+        return top, min(i for s, i in scored if s == top)
+
+    for origin in origins:
+        groups = {}
+        for language in sorted({i.language for i in items if i.origin == origin}):
+            group = [i for i in items if i.origin == origin and i.language == language]
+            if len(group) <= max_per_language:
+                groups[language] = group
+        for l1, l2 in combinations(sorted(groups), 2):
+            left, right = groups[l1], groups[l2]
+            pivots = [language for language in groups if language not in (l1, l2)]
+
+            def score(x, y, pivots=pivots, groups=groups):
+                similarity = brute_similarity(x.vector, y.vector)
+                if not pivot_weight or not pivots:
+                    return similarity
+                votes = 0
+                for pivot in pivots:
+                    bx = best_by(x, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
+                    by = best_by(y, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
+                    votes += bx is not None and by is not None and bx[1] == by[1]
+                return round(similarity + pivot_weight * votes / len(pivots), 6)
+
+            def oriented(x, y, l1=l1, score=score):  # score(left item, right item)
+                return score(x, y) if x.language == l1 else score(y, x)
 
             for a in left:
-                found = best(a, right)
+                found = best_by(a, right, oriented)
                 if found is None or found[0] < threshold:
                     continue
                 b = next(i for i in right if i.id == found[1])
-                back = best(b, left)
-                if back is not None and back[1] == a.id:
-                    aligned[a.id][l2] = {"id": b.id, "similarity": found[0]}
-                    aligned[b.id][l1] = {"id": a.id, "similarity": found[0]}
+                back = best_by(b, left, oriented)
+                if back is None or back[1] != a.id:
+                    continue
+                if veto is not None and {l1, l2} <= veto[1] and brute_similarity(a.check, b.check) < veto[0]:
+                    continue
+                aligned[a.id][l2] = {"id": b.id, "similarity": found[0]}
+                aligned[b.id][l1] = {"id": a.id, "similarity": found[0]}
     return aligned
 
 
 class Item:
     """A pair as the brute force sees it."""
 
-    def __init__(self, id, origin, language, question, answer, vector):
+    def __init__(self, id, origin, language, question, answer, vector, check=None):
         self.id, self.origin, self.language = id, origin, language
-        self.question, self.answer, self.vector = question, answer, vector
+        self.question, self.answer, self.vector, self.check = question, answer, vector, check
 
 
 CENTERS = normalize_rows(np.random.default_rng(7).normal(size=(4, DIM)))
@@ -97,7 +126,7 @@ def origin_items(draw, min_size=0, max_size=14):
 
 
 def as_align_items(items):
-    return [AlignItem(i.id, i.language, i.question, i.answer, i.vector) for i in items]
+    return [AlignItem(i.id, i.language, i.question, i.answer, i.vector, i.check) for i in items]
 
 
 @settings(max_examples=150, deadline=None)
@@ -158,3 +187,48 @@ def test_bitext_rows_have_release_columns_and_sorted_language_pair():
     assert tuple(row) == BITEXT_COLUMNS
     assert (row["language1"], row["id1"], row["id2"], row["similarity"]) == ("deu", "a" * 32, "b" * 32, 0.93)
     assert (row["question1"], row["url2"]) == ("q " + "a" * 32, "https://a.example/eng")
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=origin_items(max_size=16), weight=st.sampled_from([0.25, 0.5]), data=st.data())
+def test_pivot_agreement_and_veto_match_the_brute_force(items, weight, data):
+    """The pivot score (cosine + weight x agreement in the other languages) and the veto by a second
+    model's vectors, against the loop reference, in any input order."""
+    for item in items:
+        item.check = normalize_rows([np.roll(item.vector, 1) + 0.1])[0]
+    threshold = data.draw(st.sampled_from([-1.0, 0.3, 0.6, 0.9]))
+    veto = (data.draw(st.sampled_from([-1.0, 0.4, 0.8])), {"deu", "eng"})
+    rule = AlignRule(threshold=threshold, pivot_weight=weight, veto_threshold=veto[0],
+                     veto_languages=frozenset(veto[1]))
+    expected = brute_alignment(items, threshold, pivot_weight=weight, veto=veto)
+    assert align_origin(as_align_items(items), rule) == expected
+    shuffled = data.draw(st.permutations(items))
+    assert align_origin(as_align_items(shuffled), rule, language_pairs=[("deu", "eng")]) == expected
+
+
+def test_pivot_agreement_links_what_the_cosine_alone_misses():
+    """Three languages; ``a``'s nearest ``deu`` pair is the wrong one by cosine, but both agree on their
+    ``fra`` partner with the right one: the pivot term decides."""
+    e = np.eye(DIM)
+    unit = lambda v: normalize_rows([v])[0]
+    items = [Item("1" * 32, "o", "eng", "q1", "a1", unit(e[0] + 0.3 * e[1])),
+             Item("2" * 32, "o", "deu", "q2", "a2", unit(e[0] + 0.3 * e[1] + 0.45 * e[2])),  # right: 0.918
+             Item("3" * 32, "o", "deu", "q3", "a3", unit(e[0] + 0.3 * e[1] + 0.4 * e[3])),   # nearer: 0.934
+             Item("4" * 32, "o", "fra", "q4", "a4", unit(e[0] + 0.3 * e[1] + 0.5 * e[2])),   # best of 1 and 2
+             Item("5" * 32, "o", "fra", "q5", "a5", unit(e[0] + 0.3 * e[1] + 0.9 * e[3]))]   # best of 3
+    cosine = align_origin(as_align_items(items), 0.0)
+    pivot = align_origin(as_align_items(items), AlignRule(threshold=0.0, pivot_weight=0.5))
+    assert cosine["1" * 32]["deu"]["id"] == "3" * 32
+    assert pivot["1" * 32]["deu"]["id"] == "2" * 32
+    assert pivot == brute_alignment(items, 0.0, pivot_weight=0.5)
+
+
+def test_question_answer_vectors_keep_both_cosines():
+    rng = np.random.default_rng(3)
+    q, a = normalize_rows(rng.normal(size=(3, DIM))), normalize_rows(rng.normal(size=(3, DIM)))
+    vectors = question_answer_vectors(q, a)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-6)
+    for row in range(3):
+        assert question_answer_similarity(vectors[row]) == round(float(q[row] @ a[row]), 6)
+    assert np.isclose(float(vectors[0] @ vectors[1]), (q[0] @ q[1] + a[0] @ a[1]) / 2, atol=1e-6)
+    assert question_answer_similarity(np.concatenate([q[0], np.zeros(DIM)])) is None

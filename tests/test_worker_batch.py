@@ -21,6 +21,7 @@ import pytest
 from webfaq_stream.adapters.crawl_files import JSON_HEADERS
 from webfaq_stream.domain.model import SourceRef, StoredPair
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+from webfaq_stream.embed.models import StoreModels
 from webfaq_stream.errors import StoreRejectedError
 from webfaq_stream.ports import PairStore
 from webfaq_stream.store import indexer as indexer_module
@@ -87,7 +88,7 @@ def batch(*bad: bytes) -> list[RawMessage]:
 
 
 def processor_on(store: PairStore) -> BatchProcessor:
-    embedder = FakeEmbedder()
+    embedder = StoreModels(FakeEmbedder())  # store vectors: question and answer halves
     store.open(embedder.dim)
     return BatchProcessor(pipeline=Pipeline(FakeTagger()), embedder=embedder, store=ReleaseGate(store),
                           dead_letters=MemoryDeadLetters(), health=HealthState(),
@@ -138,7 +139,8 @@ def test_a_batch_is_stored_in_one_operation_and_a_replay_writes_nothing() -> Non
     assert store.get_meta(CHECKPOINT_KEY)["offsets"] == {f"{TOPIC}:0": len(values)}
     again = processor.process(values)
     assert again.replayed == len(values) and again.index.points_written == 0
-    assert processor.embedder.calls and max(processor.embedder.calls) <= processor.embedder.batch_size
+    model = processor.embedder.store
+    assert model.calls and max(model.calls) <= model.batch_size
 
 
 def test_a_bug_in_the_indexer_for_one_record_dead_letters_it_and_stores_the_rest(monkeypatch) -> None:

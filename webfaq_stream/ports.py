@@ -24,7 +24,8 @@ class PairStore(Protocol):
     """One Qdrant collection of FAQ pairs (docs/architecture.md, "Invariants").
 
     Contract shared by every adapter:
-    - ``open(dim)`` creates the collection (vector ``qa``: unit vectors, dot = cosine) and the payload indexes on
+    - ``open(dim, wide_dim=0)`` creates the collection (vector ``qa`` and, with ``wide_dim``, ``wide``: unit
+      vectors, dot = cosine; a point may lack ``wide``) and the payload indexes on
       ``origin`` and ``language`` before any data arrives; re-opening an existing store keeps
       its data. An embedded directory held by another process raises ``StoreLockedError``.
     - Ids are WebFAQ md5 hex ids; the adapter maps them to UUID point ids.
@@ -35,7 +36,7 @@ class PairStore(Protocol):
       store refuses itself (a malformed point or payload, HTTP 4xx).
     """
 
-    def open(self, dim: int) -> None: ...
+    def open(self, dim: int, wide_dim: int = 0) -> None: ...
 
     def close(self) -> None: ...
 

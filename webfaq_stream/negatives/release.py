@@ -129,9 +129,14 @@ def previous_lines(release: Path, manifest: Mapping[str, Any], language: str) ->
     return lines
 
 
+def _store_model_name(model: Mapping[str, Any]) -> str:
+    """The release's store-vector model (manifests before named vectors name it ``name``)."""
+    return str(model.get("store_model") or model.get("name"))
+
+
 def _near_duplicate_embedder(model: Mapping[str, Any]) -> Embedder | None:
     try:
-        return load_embedder(str(model.get("name")))
+        return load_embedder(_store_model_name(model))
     except ModelError as exc:
         log.warning("release model not loadable (%s): near-duplicates judged by their published "
                     "similarity alone (conservative)", exc)
@@ -279,10 +284,10 @@ def mine_release(release: Path, *, languages: Sequence[str] | None = None, score
                            f"(has {', '.join(available) or 'none'})")
     model = manifest.get("model") or {}
     embedder = _near_duplicate_embedder(model)
-    spec = scorer or str(model.get("name"))
+    spec = scorer or _store_model_name(model)
     loaded_scorer = load_scorer(spec, embedder=embedder)
     vectors = (loaded_scorer if isinstance(loaded_scorer, EmbeddingScorer) and loaded_scorer.embedder is embedder
-               else EmbeddingScorer(str(model.get("name")), embedder) if embedder is not None else None)
+               else EmbeddingScorer(_store_model_name(model), embedder) if embedder is not None else None)
     threshold = model.get("near_duplicate_threshold")
     near_duplicates = NearDuplicateCheck(float(threshold) if threshold is not None else 1.0, vectors)
     twins = aligned_twins(release, manifest)

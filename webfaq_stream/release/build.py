@@ -139,6 +139,7 @@ def _model_info(store: PairStore, settings: Settings, model: Mapping[str, Any] |
         except Exception:  # noqa: BLE001 - model meta is optional; fall back to the settings
             model = None
     info: dict[str, Any] = {"name": settings.embedding_model,
+                            "semantic_similarity_model": settings.embedding_model,
                             "near_duplicate_threshold": settings.near_duplicate_threshold,
                             "alignment_threshold": settings.alignment_threshold}
     try:

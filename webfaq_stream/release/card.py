@@ -35,6 +35,8 @@ COLUMN_DOCS = {
     "title": "page title", "description": "page meta description",
     "language_score": "fastText lid.176 probability of the language",
     "near_duplicate_similarity": "highest cosine to another pair of the same site and language",
+    "semantic_similarity_score": ("cosine of the question's and the answer's embeddings (WebFAQ v2), by the "
+                                  "manifest's semantic_similarity_model; null in languages it does not know"),
     "first_seen": "first crawl time (UTC)", "last_seen": "last crawl time (UTC)",
     "record_id": "provenance: WARC record id (OWI record_id) of the sighting that last changed the stored pair",
     "source_topic": "provenance: Kafka topic of that sighting",
@@ -142,6 +144,8 @@ def dataset_card(manifest: Mapping[str, Any], data_files: Mapping[str, Sequence[
         f"in {len(bitext_counts)} language pairs"),
         (f"- Embedding model `{model.get('name')}`; near-duplicate threshold "
         f"{model.get('near_duplicate_threshold')}, alignment threshold {model.get('alignment_threshold')}"),
+        (f"- `semantic_similarity_score` (WebFAQ v2): cosine of the question's and the answer's embeddings "
+         f"by `{model.get('semantic_similarity_model', model.get('name'))}`, empty in languages it does not know"),
     ]
     previous = manifest.get("previous")
     if previous and "added" in previous:

@@ -47,6 +47,7 @@ DATA_SCHEMA = pa.schema([
     ("description", pa.string()),
     ("language_score", pa.float64()),
     ("near_duplicate_similarity", pa.float64()),
+    ("semantic_similarity_score", pa.float64()),
     ("first_seen", pa.timestamp("us", tz="UTC")),
     ("last_seen", pa.timestamp("us", tz="UTC")),
     ("question_word_type", pa.string()),

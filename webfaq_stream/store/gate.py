@@ -177,8 +177,8 @@ class ReleaseGate:
         self.inner.set_meta(key, value)
 
     # --- PairStore: reads and lifecycle pass through -----------------------------------------
-    def open(self, dim: int) -> None:
-        self.inner.open(dim)
+    def open(self, dim: int, wide_dim: int = 0) -> None:
+        self.inner.open(dim, wide_dim)
 
     def close(self) -> None:
         self.inner.close()

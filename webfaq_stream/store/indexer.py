@@ -1,18 +1,31 @@
 """Apply a batch of tagged pairs and their vectors to a :class:`PairStore` (docs/architecture.md,
 "Invariants").
 
-``PairIndexer(store, near_duplicate_threshold, alignment_threshold).apply(pairs, vectors)``:
+``PairIndexer(store, near_duplicate_threshold, alignment_threshold, align_rule=..., wide=...,
+known_languages=...).apply(pairs, vectors)`` (``vectors``: the store vectors, question and answer as
+:func:`~webfaq_stream.domain.align.question_answer_vectors` builds them):
 
 - **Exact dedup**: one point per WebFAQ id. A re-seen pair keeps ``first_seen = min``,
   ``last_seen = max`` and the page fields (url, origin, language, score, title, description) of
   the record whose ``(url, language, title, description, language_score)`` sorts first, so the
   result does not depend on arrival order. A stored pair keeps its stored vector. Its ``labels``
   are the batch's (the labelling stage hands a re-seen pair its stored labels unless it relabelled it).
+- **Wide vectors** (with ``wide``, the alignment model: :class:`WideVectors`): a pair gets one when its
+  origin holds two or more languages, or when its language is not in ``known_languages`` (the
+  languages of the store vectors' model); an origin's older pairs get theirs, from their stored
+  question, in the batch that brings its second language. Once computed a wide vector is kept.
+- **semantic_similarity_score**: the cosine of the question's and the answer's halves of the store
+  vector (:func:`~webfaq_stream.domain.align.question_answer_similarity`), ``None`` for a language
+  outside ``known_languages``.
 - **Near-duplicates and alignment** are recomputed for every (origin, language) the batch
-  touches, as :mod:`webfaq_stream.domain.align` defines them. Groups of at most
+  touches, as :mod:`webfaq_stream.domain.align` defines them: near-duplicates on the store vectors,
+  or on the wide vectors for a language outside ``known_languages``; alignment under ``align_rule``
+  on the wide vectors when there is an alignment model (the store vectors are its veto's check),
+  else on the store vectors. Groups of at most
   :data:`FULL_RECOMPUTE_MAX` pairs, and groups that lost a pair, are computed from scratch; larger
   groups that only gained pairs are updated exactly from the stored maxima. Alignment is
-  recomputed from scratch for every language pair that involves a touched language.
+  recomputed from scratch for every language pair that involves a touched language (every language
+  pair of the origin when the rule has a pivot weight).
 - **One write**: new points and every point whose payload changed are written in a single
   ``upsert`` (with the optional meta documents, e.g. the worker's checkpoint), so the store is
   consistent whenever ``apply`` returns, and a replayed batch writes nothing.
@@ -34,7 +47,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -43,9 +56,11 @@ import numpy as np
 from webfaq_stream.domain.align import (
     MAX_PAIRS_PER_LANGUAGE,
     AlignItem,
+    AlignRule,
     align_origin,
     near_duplicate_similarities,
     normalize_rows,
+    question_answer_similarity,
     similarity_matrix,
     stack_vectors,
 )
@@ -65,6 +80,15 @@ class IndexInputError(WebFAQError):
     """The batch handed to ``apply`` is malformed (vectors do not match the pairs): permanent."""
 
 
+@dataclass(frozen=True)
+class WideVectors:
+    """The alignment model as the indexer uses it: ``encode(questions)`` -> unit vectors (rows),
+    deterministic per text, and its near-duplicate threshold (for the languages it flags)."""
+
+    encode: Callable[[Sequence[str]], Any]
+    near_duplicate_threshold: float
+
+
 @dataclass(slots=True)
 class IndexStats:
     """What one ``apply`` did: pairs new to the store, re-seen pairs whose record fields changed or
@@ -79,6 +103,7 @@ class IndexStats:
     invalid: int = 0
     points_written: int = 0
     removed: int = 0
+    wide_vectors: int = 0
 
     def as_dict(self) -> dict[str, int]:
         return asdict(self)
@@ -111,17 +136,29 @@ class PairIndexer:
     """Keeps a :class:`PairStore` deduplicated, near-duplicate-flagged and aligned.
 
     The store keeps each pair's near-duplicate *similarity*; ``near_duplicate_threshold`` is
-    carried for callers (metrics, releases) that flag pairs at or above it.
+    carried for callers (metrics, releases) that flag pairs at or above it. ``align_rule`` defaults
+    to the cosine rule at ``alignment_threshold``; ``known_languages`` ``None`` means every language.
     """
 
     def __init__(self, store: PairStore, near_duplicate_threshold: float, alignment_threshold: float,
                  max_pairs_per_language: int = MAX_PAIRS_PER_LANGUAGE,
-                 full_recompute_max: int = FULL_RECOMPUTE_MAX) -> None:
+                 full_recompute_max: int = FULL_RECOMPUTE_MAX, *, align_rule: AlignRule | None = None,
+                 wide: WideVectors | None = None, known_languages: frozenset[str] | None = None) -> None:
         self.store = store
         self.near_duplicate_threshold = near_duplicate_threshold
         self.alignment_threshold = alignment_threshold
+        self.align_rule = align_rule or AlignRule(threshold=alignment_threshold)
+        self.wide = wide
+        self.known_languages = known_languages
         self.max_pairs_per_language = max_pairs_per_language
         self.full_recompute_max = full_recompute_max
+
+    def knows(self, language: str) -> bool:
+        """Whether the store vectors' model knows ``language``."""
+        return self.known_languages is None or language in self.known_languages
+
+    def uses_wide_for_near_duplicates(self, language: str) -> bool:
+        return self.wide is not None and not self.knows(language)
 
     # --- public ------------------------------------------------------------------------------
     def apply(self, pairs: Sequence[TaggedPair], vectors: Any,
@@ -144,8 +181,11 @@ class PairIndexer:
         to_write: dict[str, StoredPair] = {
             pair_id: pair for pair_id, pair in merged.items()
             if pair_id not in existing or _record_fields(pair) != _record_fields(existing[pair_id])}
+        currents = {origin: self._current_pairs(origin, merged) for origin in sorted(touched)}
+        self._add_wide_vectors(currents, to_write, stats)
         for origin in sorted(touched):
-            self._recompute_origin(origin, touched[origin], merged, existing, moved_from, to_write, stats)
+            self._recompute_origin(origin, currents[origin], touched[origin], merged, existing, moved_from,
+                                   to_write, stats)
         if to_write or meta:
             self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
         stats.points_written = len(to_write)
@@ -165,7 +205,8 @@ class PairIndexer:
         left = {(origin, language) for origin, languages in touched.items() for language in languages}
         to_write: dict[str, StoredPair] = {}
         for origin in sorted(touched):
-            self._recompute_origin(origin, touched[origin], {}, {}, left, to_write, stats, removed=frozenset(existing))
+            current = self._current_pairs(origin, {}, removed=frozenset(existing))
+            self._recompute_origin(origin, current, touched[origin], {}, {}, left, to_write, stats)
         if to_write:
             self.store.upsert([to_write[i] for i in sorted(to_write)])
         if existing:
@@ -196,8 +237,7 @@ class PairIndexer:
             records[pair.id].append((pair, unit[row]))
         return records
 
-    @staticmethod
-    def _merge(records: Mapping[str, list[tuple[TaggedPair, np.ndarray]]],
+    def _merge(self, records: Mapping[str, list[tuple[TaggedPair, np.ndarray]]],
                existing: Mapping[str, StoredPair], stats: IndexStats,
                ) -> tuple[dict[str, StoredPair], set[tuple[str, str]]]:
         """The stored form of every batch id after dedup, and the groups that pairs left."""
@@ -221,7 +261,10 @@ class PairIndexer:
                 near_duplicate_similarity=old.near_duplicate_similarity if old else None,
                 aligned=dict(old.aligned) if old else {},
                 vector=old.vector if old is not None and old.vector is not None else rep_vector.tolist(),
-                labels=rep.labels)
+                wide_vector=old.wide_vector if old is not None else None, labels=rep.labels)
+        for pair in merged.values():
+            pair.semantic_similarity_score = (question_answer_similarity(pair.vector)
+                                              if pair.vector is not None and self.knows(pair.language) else None)
         for pair_id, pair in merged.items():
             old = existing.get(pair_id)
             if old is None or _record_fields(pair) != _record_fields(old):
@@ -237,12 +280,10 @@ class PairIndexer:
                 moved_from.add((old.origin, old.language))
         return merged, moved_from
 
-    def _recompute_origin(self, origin: str, touched_languages: set[str], merged: Mapping[str, StoredPair],
-                          existing: Mapping[str, StoredPair], moved_from: set[tuple[str, str]],
-                          to_write: dict[str, StoredPair], stats: IndexStats,
-                          removed: frozenset[str] = frozenset()) -> None:
-        """Recompute near-duplicates of touched languages and alignments involving them (over the
-        origin's stored pairs, with ``merged`` in place and ``removed`` left out)."""
+    def _current_pairs(self, origin: str, merged: Mapping[str, StoredPair],
+                       removed: frozenset[str] = frozenset()) -> dict[str, StoredPair]:
+        """The origin's pairs as they will be after this batch (stored ones, ``removed`` left out, with
+        the batch's ``merged`` in place)."""
         current = {pair.id: pair for pair in self.store.origin_pairs(origin, with_vectors=True)
                    if pair.id not in removed}
         for pair_id, pair in merged.items():
@@ -250,6 +291,35 @@ class PairIndexer:
                 current[pair_id] = pair
             else:
                 current.pop(pair_id, None)
+        return current
+
+    def _add_wide_vectors(self, currents: Mapping[str, dict[str, StoredPair]], to_write: dict[str, StoredPair],
+                          stats: IndexStats) -> None:
+        """Give every pair that needs a wide vector and lacks one its vector, in one ``encode``."""
+        if self.wide is None:
+            return
+        missing: list[tuple[str, str]] = []
+        for origin, current in currents.items():
+            multilingual = len({pair.language for pair in current.values()}) >= 2
+            missing += [(origin, pair_id) for pair_id, pair in sorted(current.items())
+                        if pair.wide_vector is None and (multilingual or not self.knows(pair.language))]
+        if not missing:
+            return
+        questions = [currents[origin][pair_id].question for origin, pair_id in missing]
+        vectors = normalize_rows(self.wide.encode(questions))
+        if vectors.shape[0] != len(missing) or not np.isfinite(vectors).all():
+            raise IndexInputError(f"the alignment model returned {vectors.shape} for {len(missing)} questions")
+        for (origin, pair_id), vector in zip(missing, vectors):
+            pair = replace(to_write.get(pair_id, currents[origin][pair_id]), wide_vector=vector.tolist())
+            currents[origin][pair_id] = pair
+            to_write[pair_id] = pair
+        stats.wide_vectors += len(missing)
+
+    def _recompute_origin(self, origin: str, current: dict[str, StoredPair], touched_languages: set[str],
+                          merged: Mapping[str, StoredPair], existing: Mapping[str, StoredPair],
+                          moved_from: set[tuple[str, str]], to_write: dict[str, StoredPair],
+                          stats: IndexStats) -> None:
+        """Recompute near-duplicates of touched languages and alignments involving them."""
         by_language: dict[str, list[StoredPair]] = defaultdict(list)
         for pair_id in sorted(current):
             by_language[current[pair_id].language].append(current[pair_id])
@@ -262,13 +332,15 @@ class PairIndexer:
                 or existing[pair.id].language != language)]
             lost_pair = (origin, language) in moved_from
             full = lost_pair or len(group) <= self.full_recompute_max
-            near_duplicates.update(_group_near_duplicates(group, newcomers, full=full))
+            wide = self.uses_wide_for_near_duplicates(language)
+            near_duplicates.update(_group_near_duplicates(group, newcomers, full=full, wide=wide))
 
-        items = [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector))
-                 for p in current.values()]
+        items = align_items(current.values(), wide=self.wide is not None and len(by_language) >= 2)
         language_pairs = [(touched, other) for touched in touched_languages for other in by_language
                           if other != touched]
-        computed = align_origin(items, self.alignment_threshold, language_pairs, self.max_pairs_per_language)
+        if self.align_rule.pivot_weight:
+            touched_languages = set(by_language)  # every link depends on every language of the origin
+        computed = align_origin(items, self.align_rule, language_pairs, self.max_pairs_per_language)
 
         for pair_id, pair in current.items():
             if pair.language in touched_languages:
@@ -289,13 +361,23 @@ class PairIndexer:
                                         near_duplicate_similarity=near_duplicate)
 
 
+def align_items(pairs: Iterable[StoredPair], wide: bool) -> list[AlignItem]:
+    """What alignment reads of an origin's pairs: the wide vectors (checked by the store vectors), or
+    the store vectors alone."""
+    if wide:
+        return [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.wide_vector), np.asarray(p.vector))
+                for p in pairs]
+    return [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector)) for p in pairs]
+
+
 def _record_fields(pair: StoredPair) -> tuple[Any, ...]:
     return tuple(getattr(pair, name) for name in RECORD_FIELDS)
 
 
 def _group_near_duplicates(group: Sequence[StoredPair], newcomers: Iterable[int],
-                           full: bool) -> dict[str, float | None]:
-    """Near-duplicate similarity of every pair of one (origin, language) group.
+                           full: bool, wide: bool = False) -> dict[str, float | None]:
+    """Near-duplicate similarity of every pair of one (origin, language) group, on the store
+    vectors (or the wide ones).
 
     From scratch when ``full``; otherwise the stored maxima of the other members are raised by
     their similarity to the newcomers (exact: maxima only grow on insert).
@@ -303,7 +385,7 @@ def _group_near_duplicates(group: Sequence[StoredPair], newcomers: Iterable[int]
     newcomers = list(newcomers)
     if not group:
         return {}
-    vectors = stack_vectors([pair.vector for pair in group])
+    vectors = stack_vectors([pair.wide_vector if wide else pair.vector for pair in group])
     if full:
         return {pair.id: value for pair, value in zip(group, near_duplicate_similarities(vectors))}
     if not newcomers:

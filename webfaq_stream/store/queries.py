@@ -21,13 +21,14 @@ from webfaq_stream.store.opener import open_store, store_location
 
 def search_pairs(settings: Settings, text: str, *, limit: int = 10, language: str | None = None,
                  origin: str | None = None) -> list[tuple[StoredPair, float]]:
-    """The ``limit`` stored pairs nearest to ``text``, best first, with their cosine similarity."""
-    from webfaq_stream.embed.models import load_embedder
+    """The ``limit`` stored pairs nearest to ``text``, best first, with their similarity (the mean of its
+    cosines with the question and the answer: :meth:`StoreModels.query_vector`)."""
+    from webfaq_stream.embed.models import configured_models
 
-    embedder = load_embedder(settings.embedding_model)
-    store = open_store(settings, embedder.dim, must_exist=True)
+    models = configured_models(settings)
+    store = open_store(settings, models.dim, models.wide_dim, must_exist=True)
     try:
-        vector = embedder.encode([text])[0]
+        vector = models.query_vector(text).tolist()
         return store.search(vector, limit=limit, language=language, origin=origin)
     finally:
         store.close()

@@ -8,9 +8,11 @@ a worker thread (the CPU-bound work never runs on the event loop):
 2. decodes, extracts, cleans and tags (:class:`~webfaq_stream.domain.pipeline.Pipeline`), and drops
    the pairs of forgotten origins and URLs (``forgotten``) before they are embedded;
 3. sends undecodable records to the dead-letter sink and flushes it;
-4. embeds ``question answer``, labels the pairs (:class:`~webfaq_stream.worker.labels.Labeller`: it
-   reads the batch's stored points first, so a re-seen pair keeps the labels its model already gave)
-   and applies them with :class:`PairIndexer`, writing in the same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
+4. embeds questions and answers into store vectors (:class:`~webfaq_stream.embed.models.StoreModels`;
+   the indexer adds alignment vectors where they are needed), labels the pairs
+   (:class:`~webfaq_stream.worker.labels.Labeller`: it reads the batch's stored points first, so a
+   re-seen pair keeps the labels its model already gave) and applies them with :class:`PairIndexer`,
+   writing in the same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
    ``gate.batch()``, so a release sees whole batches only). Inside ``gate.batch()`` the tombstones
    are read again, so a forget that ran while the batch was extracted keeps its pairs out too.
@@ -62,11 +64,12 @@ from webfaq_stream.domain.pipeline import (
 )
 from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.domain.tombstones import Tombstones
+from webfaq_stream.embed.models import StoreModels
 from webfaq_stream.errors import BrokerError, ConfigurationError, WebFAQError
 from webfaq_stream.ports import DeadLetterSink, Embedder
 from webfaq_stream.store.forget import TombstoneCache
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
-from webfaq_stream.store.indexer import IndexStats, PairIndexer
+from webfaq_stream.store.indexer import IndexStats, PairIndexer, WideVectors
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.isolate import isolate_failures
@@ -85,19 +88,32 @@ EXTRACT_CHUNK = 8
 NO_TOMBSTONES = Tombstones()
 
 
-def model_meta(embedder: Embedder) -> dict[str, Any]:
+def store_models(embedder: StoreModels | Embedder) -> StoreModels:
+    """``embedder`` as :class:`StoreModels` (a single model embeds everything)."""
+    return embedder if isinstance(embedder, StoreModels) else StoreModels(embedder)
+
+
+def model_meta(embedder: StoreModels | Embedder) -> dict[str, Any]:
     """The ``model`` meta document: what built the store's vectors and thresholds."""
-    return {"name": embedder.name, "dim": int(embedder.dim),
-            "near_duplicate_threshold": float(embedder.near_duplicate_threshold),
-            "alignment_threshold": float(embedder.alignment_threshold)}
+    return store_models(embedder).meta()
 
 
-def check_store_model(stored: dict[str, Any] | None, embedder: Embedder) -> None:
+def check_store_model(stored: dict[str, Any] | None, embedder: StoreModels | Embedder) -> None:
     """Refuse to mix vectors of two models in one store (``ConfigurationError``)."""
-    if stored and (stored.get("name") != embedder.name or int(stored.get("dim", embedder.dim)) != embedder.dim):
+    models = store_models(embedder)
+    if stored and (stored.get("name") != models.name or int(stored.get("dim", models.dim)) != models.dim):
         raise ConfigurationError(
-            f"WEBFAQ_EMBEDDING_MODEL: the store holds vectors of {stored.get('name')!r} "
-            f"({stored.get('dim')} dims), not {embedder.name!r}; use another store or collection")
+            f"WEBFAQ_EMBEDDING_MODEL / WEBFAQ_ALIGNMENT_MODEL: the store holds vectors of "
+            f"{stored.get('name')!r} ({stored.get('dim')} dims), not {models.name!r}; use another store or "
+            "collection")
+
+
+def pair_indexer(store: Any, models: StoreModels) -> PairIndexer:
+    """The indexer for a store built by ``models`` (thresholds, alignment rule, wide vectors)."""
+    wide = (WideVectors(models.wide.encode, models.wide.near_duplicate_threshold)
+            if models.wide is not None else None)
+    return PairIndexer(store, models.store.near_duplicate_threshold, models.align_rule().threshold,
+                       align_rule=models.align_rule(), wide=wide, known_languages=models.languages)
 
 
 @dataclass
@@ -147,15 +163,15 @@ class BatchProcessor:
     """Synchronous batch work, run in a worker thread; see the module contract (steps 1-4).
     ``labeller`` defaults to one without classifiers (question-word types only)."""
 
-    def __init__(self, *, pipeline: Pipeline, embedder: Embedder, store: ReleaseGate,
+    def __init__(self, *, pipeline: Pipeline, embedder: StoreModels | Embedder, store: ReleaseGate,
                  dead_letters: DeadLetterSink, labeller: Labeller | None = None,
                  metrics: Metrics | None = None,
                  health: HealthState | None = None, stop: GracefulStop | None = None,
                  retry_delay_s: float = 1.0, retry_max_delay_s: float = STORE_RETRY_MAX_DELAY_S) -> None:
         self.pipeline = pipeline
-        self.embedder = embedder
+        self.embedder = store_models(embedder)
         self.store = store
-        self.indexer = PairIndexer(store, embedder.near_duplicate_threshold, embedder.alignment_threshold)
+        self.indexer = pair_indexer(store, self.embedder)
         self.labeller = labeller or Labeller()
         self.dead_letters = dead_letters
         self.metrics = metrics
@@ -202,21 +218,22 @@ class BatchProcessor:
         chunks are cancelled."""
         chunks = [messages[i:i + EXTRACT_CHUNK] for i in range(0, len(messages), EXTRACT_CHUNK)]
         futures = [self._extractor.submit(self._run_pipeline, chunk) for chunk in chunks]
-        result, texts, parts, sources = BatchResult(), [], [], []
-        step = max(1, self.embedder.batch_size)
+        result, pending, parts, sources = BatchResult(), [], [], []
+        step = max(1, int(self.embedder.batch_size))
         try:
             for future in futures:
                 part, part_sources = future.result()
                 part_sources = [part_sources[i] for i in part.drop_pairs(Reason.FORGOTTEN, tombstones.covers)]
                 result.extend(part)
                 sources += part_sources
-                texts += [pair.embedding_text() for pair in part.pairs]
-                while len(texts) >= step:
-                    parts.append(self.embedder.encode(texts[:step]))
-                    del texts[:step]
-            if texts or not parts:
-                parts.append(self.embedder.encode(texts) if texts
-                             else np.zeros((0, self.embedder.dim), dtype=np.float32))
+                pending += part.pairs
+                while len(pending) >= step:
+                    parts.append(self.embedder.pair_vectors([p.question for p in pending[:step]],
+                                                            [p.answer for p in pending[:step]]))
+                    del pending[:step]
+            if pending or not parts:
+                parts.append(self.embedder.pair_vectors([p.question for p in pending],
+                                                        [p.answer for p in pending]))
         finally:
             for future in futures:
                 future.cancel()

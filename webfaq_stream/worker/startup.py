@@ -25,7 +25,7 @@ from webfaq_stream.store.forget import complete_pending
 from webfaq_stream.store.gate import ReleaseGate
 from webfaq_stream.store.opener import open_store
 from webfaq_stream.worker.app import BatchRunner, build_app
-from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model, model_meta
+from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model
 from webfaq_stream.worker.forget import ForgetRequests
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.labels import Labeller
@@ -56,7 +56,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
 
     from webfaq_stream.adapters.kafka.client import KafkaDeadLetterSink, ensure_topics
     from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
-    from webfaq_stream.embed.models import load_embedder
+    from webfaq_stream.embed.models import configured_models
     from webfaq_stream.release.build import scheduled_releases
     from webfaq_stream.settings import secret_values
     from webfaq_stream.worker.logs import configure_logging
@@ -72,9 +72,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
                          startup_grace_s=settings.health_startup_grace_s)
     metrics = Metrics()
     server = serve_http(settings.web_port, metrics, health, host=settings.web_host)
-    embedder = load_embedder(settings.embedding_model,
-                             near_duplicate_threshold=settings.near_duplicate_threshold,
-                             alignment_threshold=settings.alignment_threshold)
+    embedder = configured_models(settings)
     labeller = load_labeller(settings)
     dead_letters = KafkaDeadLetterSink(options, settings.dead_letter_topic)
     scheduler = None
@@ -82,9 +80,9 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
     runner: BatchRunner | None = None
     store = None
     try:
-        store = open_store(settings, embedder.dim)
+        store = open_store(settings, embedder.dim, embedder.wide_dim)
         check_store_model(store.get_meta(MODEL_KEY), embedder)
-        store.set_meta(MODEL_KEY, model_meta(embedder))
+        store.set_meta(MODEL_KEY, embedder.meta())
         store.set_meta(LABELLERS_KEY, labeller.meta())
         gate = ReleaseGate(store)
         stop = GracefulStop(settings.shutdown_grace_s, health)
@@ -99,7 +97,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
             log.info("finished interrupted forgets: %s", finished.removed)
         runner = BatchRunner(processor, health)
         if settings.qdrant_url is None:
-            scheduler = scheduled_releases(gate, settings, model=model_meta(embedder))
+            scheduler = scheduled_releases(gate, settings, model=embedder.meta())
             forget_requests = ForgetRequests(settings, gate, processor.indexer).start()
         with tempfile.TemporaryDirectory(prefix="webfaq-faust-") as datadir:
             app = build_app(settings, runner, bootstrap=bootstrap, datadir=Path(datadir))

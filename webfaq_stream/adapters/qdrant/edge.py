@@ -4,7 +4,8 @@
 Implements :class:`webfaq_stream.ports.PairStore`. One process owns the directory: ``open``
 takes an exclusive ``flock`` on ``<dir>/webfaq-stream.lock`` and raises ``StoreLockedError``
 when another process (or another open store) holds it. Re-opening an existing directory
-keeps its data; a directory made for another vector size raises ``StoreError``.
+keeps its data; a directory made with other named vectors or sizes (an older single-vector store,
+another model) raises ``StoreError`` naming both layouts.
 
 Writes go through the shard's write-ahead log; each ``upsert`` (pairs and meta documents
 together) is one update operation. ``optimize()`` runs the shard's optimizers (segment merges and
@@ -45,11 +46,14 @@ from webfaq_stream.adapters.qdrant.opener import (
     INDEXED_FIELDS,
     META_ORIGIN,
     VECTOR_NAME,
+    WIDE_VECTOR_NAME,
+    check_layout,
     lock_directory,
     meta_payload,
     meta_point_id,
     pair_from_record,
-    require_vector,
+    point_vectors,
+    vector_layout,
 )
 from webfaq_stream.domain.ids import pair_id_from_point, point_id
 from webfaq_stream.domain.model import StoredPair
@@ -67,16 +71,27 @@ def _pair_filter(origin: str | None = None, language: str | None = None) -> Filt
     return Filter(must=must, must_not=PAIRS_ONLY.must_not) if must else PAIRS_ONLY
 
 
-def created_dim(directory: Path) -> int | None:
-    """The vector width the store in ``directory`` was created with; ``None`` when there is no store
-    (``StoreError`` when its config cannot be read). Reads one small file: no lock, no engine."""
+def created_vectors(directory: Path) -> dict[str, int] | None:
+    """Named vector -> width of the store in ``directory`` as it was created; ``None`` when there is no
+    store (``StoreError`` when its config cannot be read). Reads one small file: no lock, no engine."""
     config = Path(directory) / EDGE_CONFIG_FILE
     try:
-        return int(json.loads(config.read_text(encoding="utf-8"))["vectors"][VECTOR_NAME]["size"])
+        vectors = json.loads(config.read_text(encoding="utf-8"))["vectors"]
+        return {str(name): int(params["size"]) for name, params in vectors.items()}
     except FileNotFoundError:
         return None
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise StoreError(f"unreadable store config {config}: {exc}") from None
+
+
+def created_dims(directory: Path) -> tuple[int, int] | None:
+    """The ``qa`` and ``wide`` widths (``wide`` 0: none) the store in ``directory`` was created with."""
+    vectors = created_vectors(directory)
+    if vectors is None:
+        return None
+    if VECTOR_NAME not in vectors:
+        raise StoreError(f"the store at {directory} has no {VECTOR_NAME!r} vector: {vectors}")
+    return vectors[VECTOR_NAME], vectors.get(WIDE_VECTOR_NAME, 0)
 
 
 class EdgePairStore:
@@ -86,19 +101,25 @@ class EdgePairStore:
         self.directory = Path(directory)
         self.optimize_every = optimize_every
         self.dim = 0
+        self.wide_dim = 0
         self._shard: EdgeShard | None = None
         self._lock: IO[str] | None = None
         self._written_since_optimize = 0
 
     # --- lifecycle -------------------------------------------------------------------------
-    def open(self, dim: int) -> None:
-        """Create or load the shard for ``dim``-wide vectors, with the payload indexes."""
+    def open(self, dim: int, wide_dim: int = 0) -> None:
+        """Create or load the shard for ``dim``-wide ``qa`` (and ``wide_dim``-wide ``wide``) vectors,
+        with the payload indexes."""
         if self._shard is not None:
             return
         self._lock = lock_directory(self.directory)
-        config = EdgeConfig(vectors={VECTOR_NAME: EdgeVectorParams(size=dim, distance=Distance.Dot)})
+        layout = vector_layout(dim, wide_dim)
+        config = EdgeConfig(vectors={name: EdgeVectorParams(size=size, distance=Distance.Dot)
+                                     for name, size in layout.items()})
         try:
-            if (self.directory / EDGE_CONFIG_FILE).exists():
+            found = created_vectors(self.directory)
+            if found is not None:
+                check_layout(f"the store at {self.directory}", found, layout)
                 self._shard = EdgeShard.load(str(self.directory), config)
             else:
                 self._shard = EdgeShard.create(str(self.directory), config)
@@ -110,10 +131,12 @@ class EdgePairStore:
         except Exception as exc:
             self._release_lock()
             self._shard = None
+            if isinstance(exc, StoreError):
+                raise
             if "WouldBlock" in str(exc):
                 raise StoreLockedError(f"store directory {self.directory} is held by another process") from exc
             raise engine_failure(f"opening the embedded store at {self.directory}", exc) from exc
-        self.dim = dim
+        self.dim, self.wide_dim = dim, wide_dim
 
     def close(self) -> None:
         """Flush and close the shard, then release the directory lock."""
@@ -154,7 +177,7 @@ class EdgePairStore:
     def upsert(self, pairs: Sequence[StoredPair],
                meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Insert or replace whole points, and meta documents, in one update operation."""
-        points = [Point(point_id(pair.id), {VECTOR_NAME: require_vector(pair, self.dim)}, pair.payload())
+        points = [Point(point_id(pair.id), point_vectors(pair, self.dim, self.wide_dim), pair.payload())
                   for pair in pairs]
         points += [Point(meta_point_id(key), {VECTOR_NAME: [0.0] * self.dim}, meta_payload(key, value))
                    for key, value in (meta or {}).items()]

@@ -4,9 +4,12 @@
 store (``webfaq_stream.adapters.qdrant.edge``); a ``url`` selects qdrant-client
 (``webfaq_stream.adapters.qdrant.server``): ``http(s)://...`` for a server or cluster, ``":memory:"`` or
 ``"local:<dir>"`` for qdrant-client's local mode (tests). The caller then calls
-``store.open(dim)``.
+``store.open(dim, wide_dim)``.
 
-Shared layout of the collection: one named vector ``qa`` of unit vectors compared by dot product,
+Shared layout of the collection: the named vector ``qa`` (every pair: the store vector of question
+and answer) and, when an alignment model is configured (``wide_dim > 0``), the named vector ``wide``
+(only the pairs that need it carry one: Qdrant points may lack a named vector), unit vectors compared
+by dot product,
 which is their cosine: unlike Qdrant's ``Cosine`` distance (which qdrant-client's local mode
 re-normalises in its own way) it keeps the vectors bit for bit, so similarities recomputed from
 stored vectors are reproducible on every backend; ``upsert`` refuses vectors that are not unit
@@ -23,7 +26,7 @@ import fcntl
 import hashlib
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -33,6 +36,7 @@ from webfaq_stream.errors import StoreLockedError, StoreRejectedError
 from webfaq_stream.ports import PairStore
 
 VECTOR_NAME = "qa"
+WIDE_VECTOR_NAME = "wide"
 META_ORIGIN = "webfaq-stream:meta"
 INDEXED_FIELDS = ("origin", "language")
 LOCK_FILE = "webfaq-stream.lock"
@@ -49,30 +53,57 @@ def meta_payload(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
     return {"origin": META_ORIGIN, "language": META_ORIGIN, "meta_key": key, "value": dict(value)}
 
 
+def vector_layout(dim: int, wide_dim: int) -> dict[str, int]:
+    """Named vector -> size of a collection opened with ``open(dim, wide_dim)``."""
+    return {VECTOR_NAME: dim, **({WIDE_VECTOR_NAME: wide_dim} if wide_dim else {})}
+
+
+def check_layout(where: str, found: Mapping[str, int], wanted: Mapping[str, int]) -> None:
+    """``StoreRejectedError`` naming both layouts when an existing store was made with other vectors
+    (an older single-vector store, another model): mixing them would silently break similarities."""
+    if dict(found) != dict(wanted):
+        raise StoreRejectedError(
+            f"{where} was made with the vectors {dict(sorted(found.items()))}, this configuration needs "
+            f"{dict(sorted(wanted.items()))} (an older single-vector store or another embedding or "
+            f"alignment model): ingest into a new WEBFAQ_STORE_DIR or WEBFAQ_COLLECTION")
+
+
+def point_vectors(pair: StoredPair, dim: int, wide_dim: int) -> dict[str, Any]:
+    """The named vectors of a pair's point: ``qa`` always, ``wide`` when the pair has one."""
+    vectors: dict[str, Any] = {VECTOR_NAME: require_vector(pair.id, pair.vector, dim)}
+    if pair.wide_vector is not None:
+        if not wide_dim:
+            raise StoreRejectedError(f"pair {pair.id} has a wide vector but the store has no alignment model")
+        vectors[WIDE_VECTOR_NAME] = require_vector(pair.id, pair.wide_vector, wide_dim)
+    return vectors
+
+
 def pair_from_record(point: Any, payload: Mapping[str, Any] | None,
                      vector: Any = None) -> StoredPair:
-    """A :class:`StoredPair` from a point's id, payload and (named) vector.
+    """A :class:`StoredPair` from a point's id, payload and named vectors.
 
     The pair id is the payload's ``id``; only a payload without one has it derived from the point id.
     """
     payload = payload or {}
     if "id" not in payload:
         payload = {**payload, "id": pair_id_from_point(str(point))}
+    wide = None
     if isinstance(vector, Mapping):
-        vector = vector.get(VECTOR_NAME)
-    return StoredPair.from_payload(payload, vector=list(vector) if vector is not None else None)
+        vector, wide = vector.get(VECTOR_NAME), vector.get(WIDE_VECTOR_NAME)
+    return StoredPair.from_payload(payload, vector=list(vector) if vector is not None else None,
+                                   wide_vector=list(wide) if wide is not None else None)
 
 
-def require_vector(pair: StoredPair, dim: int) -> list[float]:
-    """The pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreRejectedError``:
+def require_vector(pair_id: str, vector: Sequence[float] | None, dim: int) -> list[float]:
+    """A pair's vector as a list, checked to be ``dim`` wide and unit length (``StoreRejectedError``:
     a malformed point, refused before it reaches the engine)."""
-    if pair.vector is None or len(pair.vector) != dim:
-        raise StoreRejectedError(f"pair {pair.id} needs a {dim}-dim vector, got "
-                         f"{None if pair.vector is None else len(pair.vector)}")
-    values = [float(x) for x in pair.vector]
+    if vector is None or len(vector) != dim:
+        raise StoreRejectedError(f"pair {pair_id} needs a {dim}-dim vector, got "
+                         f"{None if vector is None else len(vector)}")
+    values = [float(x) for x in vector]
     norm = math.sqrt(math.fsum(x * x for x in values))
     if not abs(norm - 1.0) <= UNIT_NORM_TOLERANCE:
-        raise StoreRejectedError(f"pair {pair.id}: vector norm {norm:.6f} is not 1 (normalise it first)")
+        raise StoreRejectedError(f"pair {pair_id}: vector norm {norm:.6f} is not 1 (normalise it first)")
     return values
 
 

@@ -26,10 +26,12 @@ from webfaq_stream.adapters.qdrant.opener import (
     INDEXED_FIELDS,
     META_ORIGIN,
     VECTOR_NAME,
+    check_layout,
     meta_payload,
     meta_point_id,
     pair_from_record,
-    require_vector,
+    point_vectors,
+    vector_layout,
 )
 from webfaq_stream.domain.ids import point_id
 from webfaq_stream.domain.model import StoredPair
@@ -83,11 +85,14 @@ class ServerPairStore:
             else {"path": str(local_path)} if local_path is not None
             else {"location": location or ":memory:"})
         self.dim = 0
+        self.wide_dim = 0
         self._client: QdrantClient | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
-    def open(self, dim: int) -> None:
-        """Connect, create the collection (vector ``qa``, dot of unit vectors) and payload indexes if missing."""
+    def open(self, dim: int, wide_dim: int = 0) -> None:
+        """Connect, create the collection (vectors ``qa`` and, with ``wide_dim``, ``wide``: dot of unit
+        vectors) and payload indexes if missing; an existing collection with other vectors raises
+        ``StoreError``."""
         if self._client is not None:
             return
         try:
@@ -97,21 +102,23 @@ class ServerPairStore:
                 raise StoreLockedError(f"store {self._client_args} is held by another client: {exc}") from exc
             raise client_failure(f"connecting to Qdrant ({self._where()})", exc) from exc
         try:
+            layout = vector_layout(dim, wide_dim)
             if not self._client.collection_exists(self.collection):
                 self._client.create_collection(self.collection, vectors_config={
-                    VECTOR_NAME: models.VectorParams(size=dim, distance=models.Distance.DOT)})
+                    name: models.VectorParams(size=size, distance=models.Distance.DOT)
+                    for name, size in layout.items()})
             else:
                 vectors = self._client.get_collection(self.collection).config.params.vectors
-                size = vectors[VECTOR_NAME].size if isinstance(vectors, dict) else None
-                if size != dim:
-                    raise StoreError(f"collection {self.collection!r} holds {size}-dim vectors, not {dim}")
+                found = ({str(name): int(params.size) for name, params in vectors.items()}
+                         if isinstance(vectors, dict) else {})
+                check_layout(f"collection {self.collection!r}", found, layout)
             for name in INDEXED_FIELDS:
                 self._client.create_payload_index(self.collection, name,
                                                   models.PayloadSchemaType.KEYWORD, wait=True)
         except Exception as exc:
             self.close()
             raise client_failure(f"opening collection {self.collection!r} ({self._where()})", exc) from exc
-        self.dim = dim
+        self.dim, self.wide_dim = dim, wide_dim
 
     def _where(self) -> str:
         return str(self._client_args.get("url") or self._client_args.get("path")
@@ -143,7 +150,7 @@ class ServerPairStore:
     def upsert(self, pairs: Sequence[StoredPair],
                meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
         """Insert or replace whole points, and meta documents, in one request."""
-        points = [models.PointStruct(id=point_id(pair.id), vector={VECTOR_NAME: require_vector(pair, self.dim)},
+        points = [models.PointStruct(id=point_id(pair.id), vector=point_vectors(pair, self.dim, self.wide_dim),
                                      payload=pair.payload()) for pair in pairs]
         points += [models.PointStruct(id=meta_point_id(key), vector={VECTOR_NAME: [0.0] * self.dim},
                                       payload=meta_payload(key, value)) for key, value in (meta or {}).items()]
