@@ -71,14 +71,14 @@ def brute_alignment(items, threshold: float, max_per_language: int = 10_000, piv
 
             def score(x, y, pivots=pivots, groups=groups):
                 similarity = brute_similarity(x.vector, y.vector)
-                if not pivot_weight or not pivots:
+                if not pivot_weight:
                     return similarity
-                votes = 0
+                votes = 0.5  # the half-agreeing pseudo-pivot
                 for pivot in pivots:
                     bx = best_by(x, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
                     by = best_by(y, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
                     votes += bx is not None and by is not None and bx[1] == by[1]
-                return round(similarity + pivot_weight * votes / len(pivots), 6)
+                return round(similarity + pivot_weight * votes / (len(pivots) + 1), 6)
 
             def oriented(x, y, l1=l1, score=score):  # score(left item, right item)
                 return score(x, y) if x.language == l1 else score(y, x)

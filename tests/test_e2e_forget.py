@@ -11,7 +11,6 @@ import signal
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pytest
 
 from webfaq_stream.adapters.crawl_files import Page, write_warc_file
@@ -19,12 +18,13 @@ from webfaq_stream.adapters.kafka.client import wait_drained
 from webfaq_stream.adapters.kafka.security import kafka_client_kwargs
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.cli.main import main
-from webfaq_stream.domain.align import AlignItem, align_origin, near_duplicate_similarities, stack_vectors
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.domain.align import align_origin, near_duplicate_similarities, stack_vectors
+from webfaq_stream.embed.models import configured_models
 from webfaq_stream.release.layout import list_releases
 from webfaq_stream.release.manifest import read_manifest
 from webfaq_stream.settings import load_settings
 from webfaq_stream.store.forget import read_tombstones
+from webfaq_stream.store.indexer import align_items
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
 from webfaq_stream.worker.publish import publish_files
 
@@ -115,9 +115,9 @@ def test_forget_while_the_worker_runs(broker, fixture_pages: Path, worker_proces
 
     # the store: no forgotten pair, and every alignment and near-duplicate similarity is what a batch
     # computation over the remaining pairs gives
-    embedder = load_embedder(settings.embedding_model)
+    models = configured_models(settings)  # the worker's: store vectors, alignment vectors where needed
     store = open_pair_store(url=None, api_key=None, path=settings.store_dir, collection=settings.collection)
-    store.open(embedder.dim)
+    store.open(models.dim, models.wide_dim)
     try:
         stored = list(store.scroll(with_vectors=True))
         stats = IngestStats.from_meta(store.get_meta(STATS_KEY))
@@ -128,9 +128,10 @@ def test_forget_while_the_worker_runs(broker, fixture_pages: Path, worker_proces
     assert stats.drops["forgotten"] >= len(doomed)
     for origin in {p.origin for p in stored}:
         group = [p for p in stored if p.origin == origin]
-        items = [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector)) for p in group]
-        assert {p.id: p.aligned for p in group} == align_origin(items, embedder.alignment_threshold), origin
+        items = align_items(group, wide=models.wide is not None and len({p.language for p in group}) >= 2)
+        assert {p.id: p.aligned for p in group} == align_origin(items, models.align_rule()), origin
         for language in {p.language for p in group}:
             members = sorted((p for p in group if p.language == language), key=lambda p: p.id)
+            known = models.languages is None or language in models.languages
             assert [p.near_duplicate_similarity for p in members] == near_duplicate_similarities(
-                stack_vectors([p.vector for p in members]))
+                stack_vectors([p.vector if known else p.wide_vector for p in members]))

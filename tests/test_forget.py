@@ -17,7 +17,7 @@ from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline
 from webfaq_stream.domain.reasons import Reason
 from webfaq_stream.domain.tombstones import ORIGIN, URL, Target, Tombstones, parse_targets
-from webfaq_stream.embed.models import load_embedder
+from webfaq_stream.embed.models import StoreModels, load_embedder
 from webfaq_stream.store.forget import (
     VERSION_KEY,
     TombstoneCache,
@@ -195,6 +195,7 @@ def test_batches_keep_forgotten_origins_and_urls_out(crawl, tmp_path) -> None:
     from webfaq_stream.worker.batch import BatchProcessor
 
     _, values, pairs, _, embedder = crawl
+    embedder = StoreModels(embedder)  # the worker's store vectors: question and answer
     store = open_pair_store(url=None, api_key=None, path=tmp_path / "store", collection="webfaq")
     store.open(embedder.dim)
     gate = ReleaseGate(store)

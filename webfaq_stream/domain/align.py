@@ -10,10 +10,10 @@ batch computation over the same pairs reproduces exactly:
   origin and language; ``None`` when it has no such pair.
 - **alignment** of languages ``L1 != L2`` within one origin, under an :class:`AlignRule`: candidates
   are pairs of the two languages whose questions differ *and* whose answers differ; the **score** of
-  a candidate ``(a, b)`` is its similarity plus ``pivot_weight`` times its *pivot agreement*: the
-  share of the origin's other aligned languages ``C`` in which ``a``'s and ``b``'s best matches
-  (highest similarity, ties to the smallest id) are the same pair (rounded like similarities; with
-  ``pivot_weight = 0`` the score is the similarity, WebFAQ's rule). ``best(a)`` is the candidate
+  a candidate ``(a, b)`` is its similarity plus ``pivot_weight`` times its *pivot agreement*:
+  ``(k + PIVOT_PRIOR) / (n + 1)`` where ``k`` of the origin's ``n`` other aligned languages ``C`` give
+  ``a`` and ``b`` the same best match (highest similarity, ties to the smallest id), rounded like
+  similarities; with ``pivot_weight = 0`` the score is the similarity, WebFAQ's rule. ``best(a)`` is the candidate
   with the highest score, ties broken by the smallest id; ``a`` and ``b`` are aligned when
   ``best(a) == b``, ``best(b) == a``, the score is ``>= threshold`` and, where ``veto_threshold`` is
   set and both languages are in ``veto_languages``, the similarity of their ``check`` vectors (a
@@ -40,6 +40,9 @@ from typing import Any, Protocol
 import numpy as np
 
 SIMILARITY_DECIMALS = 6
+#: Pivot agreement is ``(agreeing pivots + PIVOT_PRIOR) / (pivots + 1)``: one pseudo-pivot that half
+#: agrees, so an origin with two languages (no pivot) scores ``cosine + weight / 2``.
+PIVOT_PRIOR = 0.5
 #: Origins with more pairs than this in a language are skipped by alignment (WebFAQ).
 MAX_PAIRS_PER_LANGUAGE = 10_000
 
@@ -247,14 +250,13 @@ def align_origin(items: Iterable[AlignItem], rule: AlignRule | float,
         scores = similarities(first, second)
         if rule.pivot_weight:
             pivots = [language for language in groups if language not in (first, second)]
-            votes = np.zeros(scores.shape)
+            votes = np.full(scores.shape, PIVOT_PRIOR)
             for pivot in pivots:
                 left_best, right_best = best[(first, pivot)], best[(second, pivot)]
                 votes += (left_best[:, None] == right_best[None, :]) & (left_best[:, None] >= 0)
-            if pivots:
-                scores = np.where(np.isfinite(scores),
-                                  np.round(scores + rule.pivot_weight * votes / len(pivots), SIMILARITY_DECIMALS),
-                                  -np.inf)
+            scores = np.where(np.isfinite(scores),
+                              np.round(scores + rule.pivot_weight * votes / (len(pivots) + 1), SIMILARITY_DECIMALS),
+                              -np.inf)
         for match in mutual_best_matches(groups[first], groups[second], rule.threshold, scores, rule,
                                          (first, second)):
             aligned[match.left][second] = {"id": match.right, "similarity": match.similarity}
