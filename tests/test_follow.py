@@ -20,10 +20,10 @@ from owi_shards import page_row, provenance_pages, write_shard
 from webfaq_stream.adapters.crawl_files import Page
 from webfaq_stream.adapters.kafka.client import Publisher, wait_drained
 from webfaq_stream.adapters.kafka.inspect import read_topic
-from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 from webfaq_stream.settings import load_settings
+from webfaq_stream.store.opener import open_store
 from webfaq_stream.worker.follow import FOLLOW_ID_HEADER, Cursor, ShardFollower, shard_date, shard_order
 
 REPO = Path(__file__).resolve().parents[1]
@@ -184,8 +184,7 @@ def test_sigkill_mid_shard_then_restart_publishes_every_row_once(broker, fixture
 
     expected = {pair.id for path in shards.values()
                 for pair in pipeline.run([RawMessage(r.message.value) for r in owi_rows(path)]).pairs}
-    store = open_pair_store(url=None, api_key=None, path=settings.store_dir, collection=settings.collection)
-    store.open(512)
+    store = open_store(settings, must_exist=True)  # the vector layout the worker created
     try:
         stored = [pair.id for pair in store.scroll()]
     finally:
