@@ -10,7 +10,7 @@ CORE    := $(VENV)/.installed-core
 DEV     := $(VENV)/.installed-dev
 DEMO_DIR ?= data/demo
 
-.PHONY: demo test test-long bench bench-extract bench-store bench-release bench-negatives bench-owi lint clean venv
+.PHONY: demo test test-long bench bench-extract bench-store bench-release bench-release-updated bench-negatives bench-owi soak lint clean venv
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -51,6 +51,12 @@ bench-store: $(CORE)
 
 bench-release: $(DEV)
 	$(BIN)/python bench/bench_release.py
+
+bench-release-updated: $(DEV)
+	$(BIN)/python bench/bench_release.py --updates 1000000
+
+soak: $(CORE)
+	$(BIN)/python bench/bench_soak.py
 
 bench-negatives: $(CORE)
 	$(BIN)/python bench/bench_negatives.py

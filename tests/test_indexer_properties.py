@@ -1,13 +1,18 @@
 """PairIndexer on a real qdrant-edge store: order independence, idempotence, batch equivalence.
 
 Generated records (origins, languages, clustered vectors, the same pair re-seen on other pages,
-even on another origin) are applied in random orders and batchings; the store must always equal a
-brute-force batch computation over the records, and replaying any prefix must write nothing.
+even on another origin, at times of day) are applied in random orders and batchings; the store must
+always equal a brute-force batch computation over the records (``last_seen`` the latest sighting
+rounded down to the resolution), replaying any prefix must write nothing, and so must a re-crawl
+within the period of each pair's ``last_seen``; a re-crawl in a later period writes exactly the
+re-seen pairs, and only their ``last_seen``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 from pathlib import Path
 
@@ -21,7 +26,7 @@ from webfaq_stream.adapters.qdrant.edge import EdgePairStore
 from webfaq_stream.domain.align import AlignRule, bitext_rows, normalize_rows, question_answer_similarity
 from webfaq_stream.domain.ids import pair_id
 from webfaq_stream.domain.model import StoredPair, TaggedPair
-from webfaq_stream.store.indexer import PairIndexer, WideVectors, representative_key
+from webfaq_stream.store.indexer import DAY_S, PairIndexer, WideVectors, last_seen_at, representative_key
 
 ORIGINS = ["https://a.example", "https://b.example"]
 LANGUAGES = ["deu", "eng", "fra"]
@@ -65,11 +70,12 @@ def crawl(draw):
                 id=pair_id(question, answer), origin=origin, url=f"{origin}/{draw(st.sampled_from('pqr'))}",
                 language=language, language_score=draw(st.sampled_from([0.5, 0.9])), question=question,
                 answer=answer, title=draw(st.sampled_from(["", "T"])), description="",
-                seen=f"2026-01-0{draw(st.integers(1, 9))}T00:00:00Z"))
+                seen=f"2026-01-0{draw(st.integers(1, 8))}T{draw(st.integers(0, 23)):02d}:00:00Z"))
     return records, vectors
 
 
-def expected_store(records, vectors, max_per_language, wide: bool = False) -> dict[str, dict]:
+def expected_store(records, vectors, max_per_language, wide: bool = False,
+                   resolution_s: int = DAY_S) -> dict[str, dict]:
     """The brute-force batch result: one point per id with its representative record's fields (with
     ``wide``: the two-model configuration of :func:`wide_options`)."""
     by_id: dict[str, list[TaggedPair]] = {}
@@ -81,7 +87,8 @@ def expected_store(records, vectors, max_per_language, wide: bool = False) -> di
         pairs[pid] = StoredPair(
             id=pid, origin=rep.origin, url=rep.url, language=rep.language, language_score=rep.language_score,
             question=rep.question, answer=rep.answer, title=rep.title, description=rep.description,
-            first_seen=min(r.seen for r in group), last_seen=max(r.seen for r in group))
+            first_seen=min(r.seen for r in group),
+            last_seen=last_seen_at(max(r.seen for r in group), resolution_s))
     items = [Item(p.id, p.origin, p.language, p.question, p.answer, vectors[p.id]) for p in pairs.values()]
     if not wide:
         near = brute_near_duplicates(items)
@@ -139,9 +146,10 @@ def run_in_order(records, vectors, order, cuts, directory: Path, **options):
     {},                                                  # defaults: small groups recomputed from scratch
     {"full_recompute_max": 1},                           # incremental near-duplicate path
     {"max_pairs_per_language": 2},                       # large languages skipped by alignment
+    {"last_seen_resolution_s": 0},                       # exact last_seen
     "wide",                                              # two models: wide vectors, pivot rule, veto
     "wide-incremental",
-], ids=["default", "incremental", "language-limit", "wide", "wide-incremental"])
+], ids=["default", "incremental", "language-limit", "exact-last-seen", "wide", "wide-incremental"])
 @settings(max_examples=12, deadline=None)
 @given(data=crawl(), shuffles=st.data())
 def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
@@ -149,7 +157,7 @@ def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
         options = {**wide_options(), **({"full_recompute_max": 1} if options.endswith("incremental") else {})}
     records, vectors = data
     expected = expected_store(records, vectors, options.get("max_pairs_per_language", 10_000),
-                              wide="wide" in options)
+                              wide="wide" in options, resolution_s=options.get("last_seen_resolution_s", DAY_S))
     expected_bitexts = bitext_rows(StoredPair.from_payload(p) for p in expected.values())
     for _ in range(2):
         order = shuffles.draw(st.permutations(range(len(records))))
@@ -187,3 +195,63 @@ def test_an_origin_that_gains_a_language_late_gets_wide_vectors_and_links(tmp_pa
         assert any(p.aligned for p in stored)
     finally:
         store.close()
+
+
+class WriteRecorder(EdgePairStore):
+    """The real store, recording which pairs reach it and with which fields."""
+
+    def __init__(self, directory: Path) -> None:
+        super().__init__(directory)
+        self.writes: dict[str, set[str]] = {}
+
+    def upsert(self, pairs, meta=None) -> None:
+        for pair in pairs:
+            self.writes[pair.id] = set(pair.payload())
+        super().upsert(pairs, meta=meta)
+
+    def set_payload(self, updates) -> None:
+        for point, fields in updates.items():
+            self.writes[point] = set(fields)
+        super().set_payload(updates)
+
+
+@settings(max_examples=12, deadline=None)
+@given(data=crawl(), resolution_h=st.sampled_from([1, 6, 24]), shuffles=st.data())
+def test_a_re_crawl_writes_only_pairs_whose_last_seen_period_moves_on(data, resolution_h, shuffles):
+    records, vectors = data
+    resolution_s = resolution_h * 3600
+    with tempfile.TemporaryDirectory() as tmp:
+        store = WriteRecorder(Path(tmp))
+        store.open(DIM)
+        try:
+            indexer = PairIndexer(store, 0.9, THRESHOLD, last_seen_resolution_s=resolution_s)
+            indexer.apply(records, np.array([vectors[r.id] for r in records]))
+            stored = {p.id: p for p in store.scroll()}
+            # every pair's representative record seen again at the end of its stored last_seen period
+            again = [dataclasses.replace(representative(records, pid), seen=period_end(pair.last_seen, resolution_s))
+                     for pid, pair in sorted(stored.items())]
+            store.writes.clear()
+            stats = indexer.apply(again, np.array([vectors[r.id] for r in again]).reshape(len(again), DIM))
+            assert (stats.points_written, store.writes) == (0, {})
+            chosen = shuffles.draw(st.sets(st.sampled_from(sorted(stored))))
+            next_day = "2026-01-09T12:00:00Z"  # after every generated sighting, in a later period
+            recrawl = [dataclasses.replace(representative(records, pid), seen=next_day) for pid in sorted(chosen)]
+            stats = indexer.apply(recrawl, np.array([vectors[r.id] for r in recrawl]).reshape(len(recrawl), DIM))
+            assert stats.points_written == len(chosen)
+            assert store.writes == {pid: {"last_seen"} for pid in chosen}
+            after = {p.id: p for p in store.scroll()}
+            assert {pid for pid in after if after[pid].last_seen != stored[pid].last_seen} == chosen
+            assert all(after[pid].last_seen == last_seen_at(next_day, resolution_s) for pid in chosen)
+        finally:
+            store.close()
+
+
+def representative(records, wanted: str) -> TaggedPair:
+    """The record of pair ``wanted`` that supplies its stored fields."""
+    return min((r for r in records if r.id == wanted), key=representative_key)
+
+
+def period_end(last_seen: str, resolution_s: int) -> str:
+    """The last second of the ``resolution_s`` period that starts at ``last_seen``."""
+    start = datetime.strptime(last_seen, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    return (start + timedelta(seconds=resolution_s - 1)).strftime("%Y-%m-%dT%H:%M:%SZ")

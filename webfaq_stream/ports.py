@@ -50,6 +50,13 @@ class PairStore(Protocol):
         """
         ...
 
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set the given payload fields of existing points (pair id -> fields), vectors and other fields
+        untouched: how a stored pair that changed is written (``store.indexer.pair_write``). The
+        adapters send one engine operation per distinct fields (a day's ``last_seen`` for every
+        re-seen pair of a batch is one)."""
+        ...
+
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the points ``ids`` (ids not in the store are ignored)."""
         ...

@@ -18,6 +18,7 @@ from __future__ import annotations
 import difflib
 import logging
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal, Self
@@ -83,6 +84,13 @@ class Settings(BaseSettings):
     qdrant_api_key: SecretStr | None = Field(None, description="Qdrant API key (secret: never printed).")
     collection: str = Field("webfaq", description="Qdrant collection name.")
     store_dir: Path = Field(Path("data/store"), description="Directory of the embedded store.")
+    last_seen_resolution: str = Field(
+        "P1D", description="Resolution of last_seen (ISO 8601 duration: P1D, PT6H, PT0S = exact); "
+                           "a sighting within it writes nothing.")
+    store_flush_interval_s: float = Field(
+        10.0, gt=0, description="Embedded store: flush it (WAL truncated) at most this often after writes.")
+    store_optimize_interval_s: float = Field(
+        1.0, ge=0, description="Embedded store: run its optimizers (vacuum, compaction) at most this often after writes.")
 
     # --- pipeline ------------------------------------------------------------------------
     embedding_model: str = Field(
@@ -156,6 +164,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("last_seen_resolution")
+    @classmethod
+    def _resolution_is_a_duration(cls, value: str) -> str:
+        duration_seconds(value)
+        return value
+
+    @property
+    def last_seen_resolution_s(self) -> int:
+        """``last_seen_resolution`` in seconds."""
+        return duration_seconds(self.last_seen_resolution)
 
     @field_validator("kafka_bootstrap")
     @classmethod
@@ -237,6 +256,20 @@ class Settings(BaseSettings):
             else:
                 out[name] = value
         return out
+
+
+_DURATION = re.compile(r"P(?:(\d+)D)?(?:T(?=\d)(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?")
+
+
+def duration_seconds(text: str) -> int:
+    """Seconds of an ISO 8601 duration in days, hours, minutes and seconds (``P1D``, ``PT6H``,
+    ``P1DT12H``, ``PT0S``); ``ValueError`` for anything else (months and years have no fixed
+    length)."""
+    match = _DURATION.fullmatch(text.strip().upper()) if isinstance(text, str) else None
+    if match is None or text.strip().upper() in ("P", "PT"):
+        raise ValueError(f"expected an ISO 8601 duration such as P1D, PT6H or PT0S, got {text!r}")
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
 
 
 def secret_values(settings: Settings) -> list[str]:

@@ -5,7 +5,8 @@ the real parts and use only :class:`FaultInjectingStore` (around a real store) f
 
 - :class:`MemoryPairStore`: ``ports.PairStore`` in a dict, faithful where the indexer, the release
   gate and the worker's batch logic look: one point per id, whole-point upserts with their meta
-  documents in one step (all or nothing), vectors checked as the adapters check them (``dim`` wide,
+  documents in one step (all or nothing), ``set_payload`` merging fields into stored points (a point
+  not in the store is refused, as qdrant-edge refuses it), vectors checked as the adapters check them (``dim`` wide,
   unit length: ``StoreRejectedError``), id-ordered scrolls, copies in and out (a caller never
   aliases stored data), meta documents apart from the pairs.
 - :class:`MemoryDeadLetters`: ``ports.DeadLetterSink`` keeping every :class:`SentLetter`.
@@ -18,7 +19,8 @@ the real parts and use only :class:`FaultInjectingStore` (around a real store) f
   while ``flag_path`` exists (transient ``StoreUnavailableError``: ``disk_full`` or an empty file
   fails writes, ``unreachable`` fails everything), and, with ``reject``, refuses for good every
   ``upsert`` holding a pair that ``reject`` picks (``StoreRejectedError``, as for a bad payload).
-  Failed calls leave the wrapped store untouched.
+  Failed calls leave the wrapped store untouched. ``flush`` and ``optimize`` (the embedded store's
+  compaction) fail like writes.
 - :func:`align_origin_with_bug`: ``domain.align.align_origin`` with a bug for the pairs whose
   question holds a marker (raises :class:`InjectedBug`, which is no ``WebFAQError``): patched into
   ``webfaq_stream.store.indexer`` it is a bug in the indexer that one record trips.
@@ -57,8 +59,9 @@ class MemoryPairStore:
         self.is_open = False
         self._pairs: dict[str, StoredPair] = {}
         self._meta: dict[str, dict[str, Any]] = {}
-        #: Number of ``upsert`` calls that wrote something (tests count store operations).
+        #: Number of ``upsert`` and ``set_payload`` calls that wrote something (tests count store operations).
         self.upserts = 0
+        self.payload_updates = 0
 
     # --- lifecycle -------------------------------------------------------------------------
     def open(self, dim: int, wide_dim: int = 0) -> None:
@@ -92,6 +95,19 @@ class MemoryPairStore:
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self.upsert([], meta={key: value})
+
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        self._require_open()
+        missing = sorted(set(updates) - set(self._pairs))
+        if missing:
+            raise StoreRejectedError(f"set_payload of points not in the store: {missing[:3]}")
+        for pair_id, fields in updates.items():
+            pair = self._pairs[pair_id]
+            merged = StoredPair.from_payload({**pair.payload(), **copy.deepcopy(dict(fields))},
+                                             vector=pair.vector, wide_vector=pair.wide_vector)
+            self._pairs[pair_id] = merged
+        if updates:
+            self.payload_updates += 1
 
     def delete(self, ids: Sequence[str]) -> None:
         self._require_open()
@@ -264,9 +280,23 @@ class FaultInjectingStore:
                                      f"(400 Bad Request: bad payload of point {refused[0]})")
         self.inner.upsert(pairs, meta=meta)
 
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        self._check(True, "set_payload")
+        self.inner.set_payload(updates)
+
     def delete(self, ids: Sequence[str]) -> None:
         self._check(True, "delete")
         self.inner.delete(ids)
+
+    def flush(self) -> None:
+        """The embedded store's flush (compaction), failing like a write."""
+        self._check(True, "flush")
+        self.inner.flush()  # type: ignore[attr-defined]
+
+    def optimize(self) -> bool:
+        """The embedded store's optimize (compaction), failing like a write."""
+        self._check(True, "optimize")
+        return bool(self.inner.optimize())  # type: ignore[attr-defined]
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
         self._check(True, "set_meta")

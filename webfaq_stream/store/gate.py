@@ -160,6 +160,11 @@ class ReleaseGate:
             self._save_pre_images([p.id for p in pairs])
         self.inner.upsert(pairs, meta=meta)
 
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        if self._views:
+            self._save_pre_images(list(updates))
+        self.inner.set_payload(updates)
+
     def delete(self, ids: Sequence[str]) -> None:
         """Open views keep the deleted points: their pre-images are merged back into the views' scrolls."""
         if self._views:

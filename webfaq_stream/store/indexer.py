@@ -5,9 +5,10 @@
 known_languages=...).apply(pairs, vectors)`` (``vectors``: the store vectors, question and answer as
 :func:`~webfaq_stream.domain.align.question_answer_vectors` builds them):
 
-- **Exact dedup**: one point per WebFAQ id. A re-seen pair keeps ``first_seen = min``,
-  ``last_seen = max`` and the page fields (url, origin, language, score, title, description) of
-  the record whose ``(url, language, title, description, language_score)`` sorts first, so the
+- **Exact dedup**: one point per WebFAQ id. A re-seen pair keeps ``first_seen = min`` (exact),
+  ``last_seen = max`` rounded down to ``last_seen_resolution_s`` (:func:`last_seen_at`; a UTC day
+  by default) and the page fields (url, origin, language, score, title, description) of the
+  record whose ``(url, language, title, description, language_score)`` sorts first, so the
   result does not depend on arrival order. A stored pair keeps its stored vector. Its ``labels``
   are the batch's (the labelling stage hands a re-seen pair its stored labels unless it relabelled it).
 - **Wide vectors** (with ``wide``, the alignment model: :class:`WideVectors`): a pair gets one when its
@@ -26,9 +27,14 @@ known_languages=...).apply(pairs, vectors)`` (``vectors``: the store vectors, qu
   groups that only gained pairs are updated exactly from the stored maxima. Alignment is
   recomputed from scratch for every language pair that involves a touched language (every language
   pair of the origin when the rule has a pivot weight).
-- **One write**: new points and every point whose payload changed are written in a single
-  ``upsert`` (with the optional meta documents, e.g. the worker's checkpoint), so the store is
-  consistent whenever ``apply`` returns, and a replayed batch writes nothing.
+- **Write only what changed** (:func:`pair_write`, the one write decision): a re-seen pair whose
+  stored fields would not change is not written (a sighting within the ``last_seen`` period of
+  the stored one costs nothing; floats are compared as stored, :func:`same_stored_value`); a
+  stored pair whose payload changed gets only the changed fields (``set_payload``: no vector, no
+  unchanged text); new pairs, and pairs given a wide vector, are upserted whole. The field updates
+  go first, then one ``upsert`` of the whole points with the optional meta documents (the
+  worker's checkpoint), so a batch interrupted between the two is completed exactly by its
+  replay, and a replayed batch writes nothing.
 - **Provenance** (``record_id``, ``source_topic/partition/offset``) is that of the batch's latest
   sighting of a pair (largest ``seen``, then source), set only when the pair's record fields are
   written anyway (a new pair, or changed record fields): it never causes a write by itself.
@@ -45,10 +51,12 @@ raises :class:`IndexInputError`; any other exception is a bug and propagates as 
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -73,7 +81,14 @@ FULL_RECOMPUTE_MAX = 512
 #: Payload fields that come from the crawl record (the rest is maintained by the store).
 RECORD_FIELDS = ("origin", "url", "language", "language_score", "question", "answer", "title",
                  "description", "first_seen", "last_seen", "labels")
+#: The default ``last_seen`` resolution: one (UTC) day.
+DAY_S = 86_400
+#: Relative difference under which two stored floats are the same value: the engines' JSON round
+#: trip can move a double by one unit in the last place (qdrant-edge reads back 0.9170157313346864
+#: for 0.9170157313346863), which must not count as a change.
+FLOAT_TOLERANCE = 1e-12
 _HEX_ID = re.compile(r"[0-9a-f]{32}")
+_SEEN_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class IndexInputError(WebFAQError):
@@ -132,6 +147,57 @@ def _finite_or_none(value: float) -> float | None:
     return float(value) if np.isfinite(value) else None
 
 
+def last_seen_at(seen: str, resolution_s: int) -> str:
+    """``seen`` (ISO-8601 UTC, ``YYYY-MM-DDTHH:MM:SSZ``) rounded down to a multiple of
+    ``resolution_s`` seconds since the Unix epoch: with a day, the UTC midnight that starts the
+    day. ``0`` keeps it as it is; so does a value that is not such a time."""
+    if resolution_s <= 0:
+        return seen
+    try:
+        moment = datetime.strptime(seen, _SEEN_FORMAT).replace(tzinfo=UTC)
+    except (TypeError, ValueError):
+        return seen
+    epoch_s = int(moment.timestamp())
+    return datetime.fromtimestamp(epoch_s - epoch_s % resolution_s, UTC).strftime(_SEEN_FORMAT)
+
+
+def same_stored_value(left: Any, right: Any) -> bool:
+    """Whether two payload values are the same once stored: equal, with numbers equal within
+    :data:`FLOAT_TOLERANCE` (relative), through lists and dicts."""
+    if _is_number(left) and _is_number(right):
+        return math.isclose(float(left), float(right), rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
+    if isinstance(left, dict) and isinstance(right, dict):
+        return left.keys() == right.keys() and all(same_stored_value(left[k], right[k]) for k in left)
+    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        return len(left) == len(right) and all(same_stored_value(a, b) for a, b in zip(left, right))
+    return bool(left == right)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True, slots=True)
+class PairWrite:
+    """What one pair of a batch writes: ``whole`` (the point, vectors and payload: a new pair, or
+    one whose vectors changed) or only the payload ``fields`` that change."""
+
+    whole: bool
+    fields: dict[str, Any]
+
+
+def pair_write(pair: StoredPair, stored: StoredPair | None) -> PairWrite | None:
+    """The write decision for one pair of a batch: ``None`` when ``pair`` is what is stored (as
+    :func:`same_stored_value` compares payloads; provenance is part of the payload but moves only
+    with a change of the record fields, see :meth:`PairIndexer._merge`), else a :class:`PairWrite`."""
+    payload = pair.payload()
+    if stored is None or pair.vector != stored.vector or pair.wide_vector != stored.wide_vector:
+        return PairWrite(True, payload)
+    before = stored.payload()
+    changed = {name: value for name, value in payload.items() if not same_stored_value(value, before.get(name))}
+    return PairWrite(False, changed) if changed else None
+
+
 class PairIndexer:
     """Keeps a :class:`PairStore` deduplicated, near-duplicate-flagged and aligned.
 
@@ -143,8 +209,10 @@ class PairIndexer:
     def __init__(self, store: PairStore, near_duplicate_threshold: float, alignment_threshold: float,
                  max_pairs_per_language: int = MAX_PAIRS_PER_LANGUAGE,
                  full_recompute_max: int = FULL_RECOMPUTE_MAX, *, align_rule: AlignRule | None = None,
-                 wide: WideVectors | None = None, known_languages: frozenset[str] | None = None) -> None:
+                 wide: WideVectors | None = None, known_languages: frozenset[str] | None = None,
+                 last_seen_resolution_s: int = DAY_S) -> None:
         self.store = store
+        self.last_seen_resolution_s = last_seen_resolution_s
         self.near_duplicate_threshold = near_duplicate_threshold
         self.alignment_threshold = alignment_threshold
         self.align_rule = align_rule or AlignRule(threshold=alignment_threshold)
@@ -163,9 +231,10 @@ class PairIndexer:
     # --- public ------------------------------------------------------------------------------
     def apply(self, pairs: Sequence[TaggedPair], vectors: Any,
               meta: Mapping[str, Mapping[str, Any]] | None = None) -> IndexStats:
-        """Dedup and upsert ``pairs`` (row ``i`` of ``vectors`` embeds ``pairs[i]``); idempotent.
+        """Dedup and store ``pairs`` (row ``i`` of ``vectors`` embeds ``pairs[i]``); idempotent.
 
-        ``meta`` documents are written in the same store operation as the pairs.
+        ``meta`` documents are written with the upsert of the whole points, after the field updates
+        of stored pairs (:meth:`_write`), even when nothing else changed.
         """
         stats = IndexStats()
         records = self._valid_records(pairs, vectors, stats)
@@ -178,18 +247,35 @@ class PairIndexer:
                 touched[pair.origin].add(pair.language)
         for origin, language in moved_from:
             touched[origin].add(language)
-        to_write: dict[str, StoredPair] = {
-            pair_id: pair for pair_id, pair in merged.items()
-            if pair_id not in existing or _record_fields(pair) != _record_fields(existing[pair_id])}
+        to_write = dict(merged)  # and the pairs whose vectors or links change; _write keeps what changed
+        before = dict(existing)  # the stored form of every pair in to_write that is stored
         currents = {origin: self._current_pairs(origin, merged) for origin in sorted(touched)}
-        self._add_wide_vectors(currents, to_write, stats)
+        self._add_wide_vectors(currents, to_write, stats, before)
         for origin in sorted(touched):
             self._recompute_origin(origin, currents[origin], touched[origin], merged, existing, moved_from,
-                                   to_write, stats)
-        if to_write or meta:
-            self.store.upsert([to_write[i] for i in sorted(to_write)], meta=meta)
-        stats.points_written = len(to_write)
+                                   to_write, stats, before)
+        self._write(to_write, before, meta, stats)
         return stats
+
+    def _write(self, to_write: Mapping[str, StoredPair], before: Mapping[str, StoredPair],
+               meta: Mapping[str, Mapping[str, Any]] | None, stats: IndexStats) -> None:
+        """Field updates of stored pairs first, then one upsert of the whole points with ``meta``;
+        ``before`` holds the stored form of every pair of ``to_write`` that is stored."""
+        updates: dict[str, dict[str, Any]] = {}
+        whole: list[StoredPair] = []
+        for pair_id in sorted(to_write):
+            write = pair_write(to_write[pair_id], before.get(pair_id))
+            if write is None:
+                continue
+            if write.whole:
+                whole.append(to_write[pair_id])
+            else:
+                updates[pair_id] = write.fields
+        if updates:
+            self.store.set_payload(updates)
+        if whole or meta:
+            self.store.upsert(whole, meta=meta)
+        stats.points_written = len(updates) + len(whole)
 
     def remove(self, ids: Sequence[str]) -> IndexStats:
         """Delete the pairs ``ids`` (unknown ids are ignored: idempotent) and recompute, for every
@@ -246,7 +332,7 @@ class PairIndexer:
         for pair_id, rows in records.items():
             rep, rep_vector = min(rows, key=lambda row: representative_key(row[0]))
             first_seen = min(row[0].seen for row in rows)
-            last_seen = max(row[0].seen for row in rows)
+            last_seen = last_seen_at(max(row[0].seen for row in rows), self.last_seen_resolution_s)
             old = existing.get(pair_id)
             if old is not None:
                 first_seen, last_seen = min(first_seen, old.first_seen), max(last_seen, old.last_seen)
@@ -267,12 +353,15 @@ class PairIndexer:
                                               if pair.vector is not None and self.knows(pair.language) else None)
         for pair_id, pair in merged.items():
             old = existing.get(pair_id)
-            if old is None or _record_fields(pair) != _record_fields(old):
+            changed = _record_changed(pair, old)
+            if changed:
                 merged[pair_id] = _with_provenance(pair, max((row[0] for row in records[pair_id]), key=sighting_key))
+            elif old is not None:  # unchanged: the stored provenance stays, whichever record represents it
+                merged[pair_id] = replace(pair, **{name: getattr(old, name) for name in StoredPair.PROVENANCE_FIELDS})
             if old is None:
                 stats.new += 1
                 continue
-            if _record_fields(pair) != _record_fields(old):
+            if changed:
                 stats.updated += 1
             else:
                 stats.unchanged += 1
@@ -294,8 +383,9 @@ class PairIndexer:
         return current
 
     def _add_wide_vectors(self, currents: Mapping[str, dict[str, StoredPair]], to_write: dict[str, StoredPair],
-                          stats: IndexStats) -> None:
-        """Give every pair that needs a wide vector and lacks one its vector, in one ``encode``."""
+                          stats: IndexStats, before: dict[str, StoredPair]) -> None:
+        """Give every pair that needs a wide vector and lacks one its vector, in one ``encode``; a stored
+        pair outside the batch gets its stored form in ``before``."""
         if self.wide is None:
             return
         missing: list[tuple[str, str]] = []
@@ -310,6 +400,8 @@ class PairIndexer:
         if vectors.shape[0] != len(missing) or not np.isfinite(vectors).all():
             raise IndexInputError(f"the alignment model returned {vectors.shape} for {len(missing)} questions")
         for (origin, pair_id), vector in zip(missing, vectors):
+            if pair_id not in to_write:
+                before.setdefault(pair_id, currents[origin][pair_id])
             pair = replace(to_write.get(pair_id, currents[origin][pair_id]), wide_vector=vector.tolist())
             currents[origin][pair_id] = pair
             to_write[pair_id] = pair
@@ -318,8 +410,9 @@ class PairIndexer:
     def _recompute_origin(self, origin: str, current: dict[str, StoredPair], touched_languages: set[str],
                           merged: Mapping[str, StoredPair], existing: Mapping[str, StoredPair],
                           moved_from: set[tuple[str, str]], to_write: dict[str, StoredPair],
-                          stats: IndexStats) -> None:
-        """Recompute near-duplicates of touched languages and alignments involving them."""
+                          stats: IndexStats, before: dict[str, StoredPair] | None = None) -> None:
+        """Recompute near-duplicates of touched languages and alignments involving them; a stored
+        pair outside the batch that it adds to ``to_write`` gets its stored form in ``before``."""
         by_language: dict[str, list[StoredPair]] = defaultdict(list)
         for pair_id in sorted(current):
             by_language[current[pair_id].language].append(current[pair_id])
@@ -351,12 +444,15 @@ class PairIndexer:
                 aligned.update(computed[pair_id])
             near_duplicate = near_duplicates.get(pair_id, pair.near_duplicate_similarity)
             stored = existing.get(pair_id) if pair_id in merged else pair
-            aligned_changed = (stored.aligned if stored else {}) != aligned
-            near_changed = (stored.near_duplicate_similarity if stored else None) != near_duplicate
+            aligned_changed = not same_stored_value(stored.aligned if stored else {}, aligned)
+            near_changed = not same_stored_value(stored.near_duplicate_similarity if stored else None,
+                                                 near_duplicate)
             if not (aligned_changed or near_changed) and pair_id not in to_write:
                 continue
             stats.aligned_pairs_changed += aligned_changed
             stats.near_duplicates_changed += near_changed
+            if before is not None and pair_id not in to_write:
+                before.setdefault(pair_id, pair)
             to_write[pair_id] = replace(to_write.get(pair_id, pair), aligned=aligned,
                                         near_duplicate_similarity=near_duplicate)
 
@@ -370,8 +466,13 @@ def align_items(pairs: Iterable[StoredPair], wide: bool) -> list[AlignItem]:
     return [AlignItem(p.id, p.language, p.question, p.answer, np.asarray(p.vector)) for p in pairs]
 
 
-def _record_fields(pair: StoredPair) -> tuple[Any, ...]:
-    return tuple(getattr(pair, name) for name in RECORD_FIELDS)
+def _record_changed(pair: StoredPair, stored: StoredPair | None) -> bool:
+    """Whether the record fields of ``pair`` differ from the stored ones, as stored (a new pair: yes)."""
+    return stored is None or not same_stored_value(_record_payload(pair), _record_payload(stored))
+
+
+def _record_payload(pair: StoredPair) -> dict[str, Any]:
+    return {**{name: getattr(pair, name) for name in RECORD_FIELDS if name != "labels"}, **pair.labels.payload()}
 
 
 def _group_near_duplicates(group: Sequence[StoredPair], newcomers: Iterable[int],

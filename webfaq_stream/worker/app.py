@@ -115,10 +115,11 @@ class BatchRunner:
             self.health.mark_broker_ok()
         result = outcome.result
         self._report_lag(messages)
+        compaction = outcome.compaction.seconds if outcome.compaction is not None else 0.0
         log.info("batch %d: %d records (%d replayed), %d pages with FAQs, %d pairs kept, %d new, "
-                 "%d dead letters, %.2fs", outcome.batch_seq, len(messages), outcome.replayed,
-                 result.pages_with_faq, len(result.pairs), outcome.index.new, len(result.dead_letters),
-                 outcome.seconds)
+                 "%d points written, %d dead letters, %.2fs (store compaction %.3fs)", outcome.batch_seq,
+                 len(messages), outcome.replayed, result.pages_with_faq, len(result.pairs), outcome.index.new,
+                 outcome.index.points_written, len(result.dead_letters), outcome.seconds, compaction)
 
     def _report_lag(self, messages: Sequence[RawMessage]) -> None:
         """Consumer lag per partition of the batch: end offset minus the next offset to read."""

@@ -15,7 +15,10 @@ a worker thread (the CPU-bound work never runs on the event loop):
    writing in the same store operation the checkpoint meta ``{"offsets": {"<topic>:<partition>": next_offset},
    "time", "batch_seq"}`` and the cumulative ``worker_stats`` (through the ``ReleaseGate``, inside
    ``gate.batch()``, so a release sees whole batches only). Inside ``gate.batch()`` the tombstones
-   are read again, so a forget that ran while the batch was extracted keeps its pairs out too.
+   are read again, so a forget that ran while the batch was extracted keeps its pairs out too;
+5. gives the stored batch to the embedded store's compaction schedule, if any
+   (:class:`~webfaq_stream.worker.compaction.StoreCompaction`: flush, optimize), inside
+   ``gate.batch()`` too, so that a flush or an optimize never runs beside another write.
 
 Failures say what to do (``errors``). While the store fails transiently (``StoreUnavailableError``:
 unreachable, timeout, disk full) or the broker refuses dead letters (``BrokerError``), the step is
@@ -69,8 +72,9 @@ from webfaq_stream.errors import BrokerError, ConfigurationError, WebFAQError
 from webfaq_stream.ports import DeadLetterSink, Embedder
 from webfaq_stream.store.forget import TombstoneCache
 from webfaq_stream.store.gate import CHECKPOINT_KEY, ReleaseGate
-from webfaq_stream.store.indexer import IndexStats, PairIndexer, WideVectors
+from webfaq_stream.store.indexer import DAY_S, IndexStats, PairIndexer, WideVectors
 from webfaq_stream.store.stats import STATS_KEY, IngestStats
+from webfaq_stream.worker.compaction import CompactionReport, StoreCompaction
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.isolate import isolate_failures
 from webfaq_stream.worker.labels import Labeller
@@ -108,12 +112,13 @@ def check_store_model(stored: dict[str, Any] | None, embedder: StoreModels | Emb
             "collection")
 
 
-def pair_indexer(store: Any, models: StoreModels) -> PairIndexer:
+def pair_indexer(store: Any, models: StoreModels, last_seen_resolution_s: int = DAY_S) -> PairIndexer:
     """The indexer for a store built by ``models`` (thresholds, alignment rule, wide vectors)."""
     wide = (WideVectors(models.wide.encode, models.wide.near_duplicate_threshold)
             if models.wide is not None else None)
     return PairIndexer(store, models.store.near_duplicate_threshold, models.align_rule().threshold,
-                       align_rule=models.align_rule(), wide=wide, known_languages=models.languages)
+                       align_rule=models.align_rule(), wide=wide, known_languages=models.languages,
+                       last_seen_resolution_s=last_seen_resolution_s)
 
 
 @dataclass
@@ -125,6 +130,7 @@ class BatchOutcome:
     replayed: int
     batch_seq: int
     seconds: float
+    compaction: CompactionReport | None = None
 
 
 @dataclass(frozen=True)
@@ -160,18 +166,20 @@ def _summed(parts: Sequence[IndexStats]) -> IndexStats:
 
 
 class BatchProcessor:
-    """Synchronous batch work, run in a worker thread; see the module contract (steps 1-4).
+    """Synchronous batch work, run in a worker thread; see the module contract (steps 1-5).
     ``labeller`` defaults to one without classifiers (question-word types only)."""
 
     def __init__(self, *, pipeline: Pipeline, embedder: StoreModels | Embedder, store: ReleaseGate,
                  dead_letters: DeadLetterSink, labeller: Labeller | None = None,
                  metrics: Metrics | None = None,
                  health: HealthState | None = None, stop: GracefulStop | None = None,
-                 retry_delay_s: float = 1.0, retry_max_delay_s: float = STORE_RETRY_MAX_DELAY_S) -> None:
+                 retry_delay_s: float = 1.0, retry_max_delay_s: float = STORE_RETRY_MAX_DELAY_S,
+                 last_seen_resolution_s: int = DAY_S, compaction: StoreCompaction | None = None) -> None:
         self.pipeline = pipeline
         self.embedder = store_models(embedder)
         self.store = store
-        self.indexer = pair_indexer(store, self.embedder)
+        self.indexer = pair_indexer(store, self.embedder, last_seen_resolution_s)
+        self.compaction = compaction
         self.labeller = labeller or Labeller()
         self.dead_letters = dead_letters
         self.metrics = metrics
@@ -183,7 +191,7 @@ class BatchProcessor:
         self.tombstones = TombstoneCache()
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Steps 1-4; retries a store that is down until it works, isolates the records that make
+        """Steps 1-5; retries a store that is down until it works, isolates the records that make
         the store step fail for good (module contract); raises ``BatchAbandoned`` when a stop arrives
         first."""
         started = time.monotonic()
@@ -198,6 +206,10 @@ class BatchProcessor:
         batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
         result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
                                           replayed=len(messages) - len(fresh), tombstones=tombstones)
+        compaction = None
+        if self.compaction is not None:
+            with self.store.batch():
+                compaction = self.compaction.after_batch(index)
         seconds = time.monotonic() - started
         if self.metrics is not None:
             self.metrics.observe_batch(BatchStats(
@@ -205,7 +217,7 @@ class BatchProcessor:
                 aligned_pairs=index.aligned_pairs_changed, drops=dict(result.drops),
                 languages=dict(result.languages()), dead_letters=dict(result.dead_letter_reasons()),
                 seconds=seconds))
-        return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds)
+        return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds, compaction)
 
     def _extract_and_embed(self, messages: Sequence[RawMessage],
                            tombstones: Tombstones = NO_TOMBSTONES,

@@ -5,8 +5,8 @@
 classifiers (topic, question type; on ``Settings.label_device``), opens the store (refusing one built
 by another embedding model; recording the classifiers in the ``labellers`` meta), finishes any forget
 a crash interrupted, builds the :class:`~webfaq_stream.worker.batch.BatchProcessor` behind a
-``ReleaseGate`` and, for the embedded store (one process owns it), the release scheduler thread and
-the thread answering forget requests, then runs the Faust app until SIGTERM/SIGINT. Everything it
+``ReleaseGate`` and, for the embedded store (one process owns it), its compaction schedule, the release
+scheduler thread and the thread answering forget requests, then runs the Faust app until SIGTERM/SIGINT. Everything it
 started is stopped on the way out, the batch in hand first.
 """
 
@@ -26,6 +26,7 @@ from webfaq_stream.store.gate import ReleaseGate
 from webfaq_stream.store.opener import open_store
 from webfaq_stream.worker.app import BatchRunner, build_app
 from webfaq_stream.worker.batch import MODEL_KEY, BatchProcessor, check_store_model
+from webfaq_stream.worker.compaction import CompactableStore, StoreCompaction
 from webfaq_stream.worker.forget import ForgetRequests
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.labels import Labeller
@@ -89,8 +90,9 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
         processor = BatchProcessor(
             pipeline=Pipeline.from_settings(settings),
             embedder=embedder, store=gate, dead_letters=dead_letters, labeller=labeller, metrics=metrics,
-            health=health,
-            stop=stop)
+            health=health, stop=stop, last_seen_resolution_s=settings.last_seen_resolution_s,
+            compaction=StoreCompaction(store, settings.store_flush_interval_s, settings.store_optimize_interval_s)
+            if settings.qdrant_url is None and isinstance(store, CompactableStore) else None)
         with gate.batch():
             finished = complete_pending(gate, processor.indexer)
         if finished.removed:

@@ -7,12 +7,28 @@ when another process (or another open store) holds it. Re-opening an existing di
 keeps its data; a directory made with other named vectors or sizes (an older single-vector store,
 another model) raises ``StoreError`` naming both layouts.
 
-Writes go through the shard's write-ahead log; each ``upsert`` (pairs and meta documents
-together) is one update operation. ``optimize()`` runs the shard's optimizers (segment merges and
-the HNSW index, which only ``search`` uses: dedup and alignment read by id and by the ``origin``
-payload index). It blocks for minutes on large stores (65 s at 60,000 pairs on 2 cores), so the
-store runs it itself only when ``optimize_every`` is set, after that many written points;
-otherwise the owner runs it when idle (``webfaq-stream`` commands, the worker between batches).
+Writes: an ``upsert`` of pairs is one update operation (through the shard's write-ahead log);
+``set_payload`` is one operation per distinct set of fields (a day's ``last_seen`` for every
+re-seen pair of a batch is one operation). Meta documents (checkpoint, counts, model) are not
+points here: they live in ``<dir>/webfaq-meta.json``, replaced whole (write, then rename) after
+the batch's pair operations, so the many batches that change no pair append nothing to the WAL
+or the segments (two meta points cost ~3.4 KB of WAL per batch). A crash between the pair
+operations and the rename leaves the old checkpoint: the batch is replayed and, the store being
+idempotent, completed exactly. Meta points of stores written before are still read.
+
+Compaction (:meth:`flush`, :meth:`optimize`; the worker schedules them,
+:mod:`webfaq_stream.worker.compaction`). The shard is created and loaded with optimizer settings
+that keep it compact as pairs are rewritten: a point updated in a compact (non-appendable)
+segment moves to the appendable one, leaving a deleted copy; ``optimize()`` vacuums a segment once
+such copies pass :data:`VACUUM_DELETED_THRESHOLD` of it (segments of :data:`VACUUM_MIN_VECTORS`
+points or more), turns the appendable segment into a compact one once it holds about
+:data:`CONVERT_POINTS` points, and merges small segments, never beyond about
+:data:`MAX_SEGMENT_POINTS` points, which bounds each rebuild (and so each stall: qdrant-edge's
+``optimize`` holds the interpreter). Points rewritten in place in the appendable segment are not
+vacuumed (their space is reused after a flush) but that segment stays small. No HNSW graph is
+built (``m=0``): ``search`` is an exact scan, and no rebuild spends minutes on a graph; nothing
+else here searches by vector. ``flush()`` persists the segments and truncates the WAL to its open
+32 MB segment and one closed one (qdrant-edge's fixed ``WalOptions``).
 Every engine failure is raised as the ``StoreError`` that says what to do
 (``adapters.qdrant.failures``: transient for outages, permanent for a rejected request).
 """
@@ -20,6 +36,7 @@ Every engine failure is raised as the ``StoreError`` that says what to do
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
@@ -28,10 +45,12 @@ from qdrant_edge import (
     CountRequest,
     Distance,
     EdgeConfig,
+    EdgeOptimizersConfig,
     EdgeShard,
     EdgeVectorParams,
     FieldCondition,
     Filter,
+    HnswIndexConfig,
     KeywordIndexParams,
     MatchValue,
     Point,
@@ -49,18 +68,30 @@ from webfaq_stream.adapters.qdrant.opener import (
     WIDE_VECTOR_NAME,
     check_layout,
     lock_directory,
-    meta_payload,
     meta_point_id,
     pair_from_record,
+    payload_groups,
     point_vectors,
     vector_layout,
 )
 from webfaq_stream.domain.ids import pair_id_from_point, point_id
 from webfaq_stream.domain.model import StoredPair
-from webfaq_stream.errors import StoreError, StoreLockedError
+from webfaq_stream.errors import StoreError, StoreLockedError, StoreRejectedError
 
 #: The shard's own description of its vectors (qdrant-edge-py writes it on create).
 EDGE_CONFIG_FILE = "edge_config.json"
+#: Vacuum a segment once this fraction of its points are deleted or rewritten copies (Qdrant's default).
+VACUUM_DELETED_THRESHOLD = 0.2
+#: ... if it holds at least this many points (Qdrant's default, 1000, left small stores unvacuumed).
+VACUUM_MIN_VECTORS = 100
+#: The appendable segment is rebuilt as a compact one once it holds about this many points
+#: (Qdrant counts KB of vectors: 10 MB at 512 dimensions, its default).
+CONVERT_POINTS = 5_120
+#: No segment is built beyond about this many points (32 MB of vectors at 512 dimensions): a bound on
+#: each rebuild, whatever the vector width (the payload, not the vector, dominates a narrow store).
+MAX_SEGMENT_POINTS = 16_384
+#: The file of meta documents beside the shard.
+META_FILE = "webfaq-meta.json"
 
 PAIRS_ONLY = Filter(must_not=[FieldCondition(key="origin", match=MatchValue(META_ORIGIN))])
 
@@ -69,6 +100,11 @@ def _pair_filter(origin: str | None = None, language: str | None = None) -> Filt
     must: list[Any] = [FieldCondition(key=name, match=MatchValue(value))
             for name, value in (("origin", origin), ("language", language)) if value is not None]
     return Filter(must=must, must_not=PAIRS_ONLY.must_not) if must else PAIRS_ONLY
+
+
+def vector_kb(dim: int, points: int) -> int:
+    """KB of ``points`` float32 vectors of ``dim`` dimensions (how Qdrant sizes segments)."""
+    return max(1, dim * 4 * points // 1024)
 
 
 def created_vectors(directory: Path) -> dict[str, int] | None:
@@ -97,14 +133,13 @@ def created_dims(directory: Path) -> tuple[int, int] | None:
 class EdgePairStore:
     """A :class:`~webfaq_stream.ports.PairStore` on a qdrant-edge-py shard in ``directory``."""
 
-    def __init__(self, directory: Path, optimize_every: int | None = None) -> None:
+    def __init__(self, directory: Path) -> None:
         self.directory = Path(directory)
-        self.optimize_every = optimize_every
         self.dim = 0
         self.wide_dim = 0
         self._shard: EdgeShard | None = None
         self._lock: IO[str] | None = None
-        self._written_since_optimize = 0
+        self._meta: dict[str, dict[str, Any]] = {}
 
     # --- lifecycle -------------------------------------------------------------------------
     def open(self, dim: int, wide_dim: int = 0) -> None:
@@ -114,9 +149,16 @@ class EdgePairStore:
             return
         self._lock = lock_directory(self.directory)
         layout = vector_layout(dim, wide_dim)
-        config = EdgeConfig(vectors={name: EdgeVectorParams(size=size, distance=Distance.Dot)
-                                     for name, size in layout.items()})
+        width = sum(layout.values())  # segments are sized by all their vectors
+        config = EdgeConfig(
+            vectors={name: EdgeVectorParams(size=size, distance=Distance.Dot) for name, size in layout.items()},
+            hnsw_config=HnswIndexConfig(m=0, ef_construct=100, full_scan_threshold=10_000),
+            optimizers=EdgeOptimizersConfig(deleted_threshold=VACUUM_DELETED_THRESHOLD,
+                                            vacuum_min_vector_number=VACUUM_MIN_VECTORS,
+                                            indexing_threshold=vector_kb(width, CONVERT_POINTS),
+                                            max_segment_size=vector_kb(width, MAX_SEGMENT_POINTS)))
         try:
+            self._meta = self._read_meta_file()
             found = created_vectors(self.directory)
             if found is not None:
                 check_layout(f"the store at {self.directory}", found, layout)
@@ -176,17 +218,18 @@ class EdgePairStore:
     # --- writes ----------------------------------------------------------------------------
     def upsert(self, pairs: Sequence[StoredPair],
                meta: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """Insert or replace whole points, and meta documents, in one update operation."""
+        """Insert or replace whole points in one update operation, then replace the meta documents."""
         points = [Point(point_id(pair.id), point_vectors(pair, self.dim, self.wide_dim), pair.payload())
                   for pair in pairs]
-        points += [Point(meta_point_id(key), {VECTOR_NAME: [0.0] * self.dim}, meta_payload(key, value))
-                   for key, value in (meta or {}).items()]
-        if not points:
-            return
-        self._call("upsert", self.shard.update, UpdateOperation.upsert_points(points))
-        self._written_since_optimize += len(points)
-        if self.optimize_every is not None and self._written_since_optimize >= self.optimize_every:
-            self.optimize()
+        if points:
+            self._call("upsert", self.shard.update, UpdateOperation.upsert_points(points))
+        if meta:
+            self._write_meta(meta)
+
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set payload fields of existing points (id -> fields): one operation per distinct fields."""
+        for fields, ids in payload_groups(updates):
+            self._call("set_payload", self.shard.update, UpdateOperation.set_payload(ids, fields))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the points ``ids`` in one update operation (unknown ids are ignored)."""
@@ -194,15 +237,43 @@ class EdgePairStore:
             self._call("delete", self.shard.update, UpdateOperation.delete_points([point_id(i) for i in ids]))
 
     def set_meta(self, key: str, value: Mapping[str, Any]) -> None:
-        self.upsert([], meta={key: value})
+        self._write_meta({key: value})
 
     def optimize(self) -> bool:
-        """Run the shard's optimizers now (blocking); True if segments changed."""
-        self._written_since_optimize = 0
+        """Run the shard's optimizers now (vacuum, conversion, merges; blocking); True if segments changed."""
         return bool(self._call("optimize", self.shard.optimize))
 
     def flush(self) -> None:
+        """Persist the segments and truncate the WAL (see the module docstring)."""
         self._call("flush", self.shard.flush)
+
+    def _read_meta_file(self) -> dict[str, dict[str, Any]]:
+        path = self.directory / META_FILE
+        try:
+            documents = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            raise StoreError(f"cannot read the store's meta documents {path}: {exc}") from exc
+        if not isinstance(documents, dict):
+            raise StoreError(f"{path}: expected a JSON object of meta documents")
+        return documents
+
+    def _write_meta(self, meta: Mapping[str, Mapping[str, Any]]) -> None:
+        """Replace the meta file with the documents updated by ``meta`` (write, then rename)."""
+        if self._shard is None:
+            raise StoreError("the embedded store is not open")
+        documents = {**self._meta, **{key: dict(value) for key, value in meta.items()}}
+        path = self.directory / META_FILE
+        temporary = path.with_name(path.name + ".tmp")
+        try:
+            temporary.write_text(json.dumps(documents, sort_keys=True), encoding="utf-8")
+            os.replace(temporary, path)
+        except OSError as exc:
+            raise engine_failure(f"writing the store's meta documents {path}", exc) from exc
+        except (TypeError, ValueError) as exc:
+            raise StoreRejectedError(f"meta documents that are not JSON: {exc}") from exc
+        self._meta = documents
 
     # --- reads -----------------------------------------------------------------------------
     def get(self, ids: Sequence[str], with_vectors: bool = False) -> dict[str, StoredPair]:
@@ -213,6 +284,10 @@ class EdgePairStore:
         return {pair.id: pair for pair in pairs if pair.origin != META_ORIGIN}
 
     def get_meta(self, key: str) -> dict[str, Any] | None:
+        """The meta document ``key`` (from the meta file; else a meta point of an older store)."""
+        if key in self._meta:
+            document: dict[str, Any] = json.loads(json.dumps(self._meta[key]))
+            return document
         records = self._call("retrieve", self.shard.retrieve, [meta_point_id(key)], True, False)
         return dict(records[0].payload.get("value") or {}) if records else None
 

@@ -15,15 +15,17 @@ re-normalises in its own way) it keeps the vectors bit for bit, so similarities 
 stored vectors are reproducible on every backend; ``upsert`` refuses vectors that are not unit
 length. Payload as
 :meth:`StoredPair.payload`; payload indexes on ``origin`` and ``language``. Meta documents
-(checkpoints, release bookkeeping) are points of the same collection whose ``origin`` is
-:data:`META_ORIGIN` (a value no URL yields), a zero vector and payload ``{"meta_key", "value"}``,
-so they can be written in the same operation as pairs and pair queries exclude them.
+(checkpoints, release bookkeeping) on a server are points of the same collection whose ``origin``
+is :data:`META_ORIGIN` (a value no URL yields), a zero vector and payload ``{"meta_key", "value"}``,
+so they can be written in the same request as pairs and pair queries exclude them; the embedded
+store keeps them in a file beside its shard (``edge.META_FILE``) and still reads such points.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import math
 import os
 from collections.abc import Mapping, Sequence
@@ -51,6 +53,17 @@ def meta_point_id(key: str) -> str:
 def meta_payload(key: str, value: Mapping[str, Any]) -> dict[str, Any]:
     """The payload of the meta document ``key``."""
     return {"origin": META_ORIGIN, "language": META_ORIGIN, "meta_key": key, "value": dict(value)}
+
+
+def payload_groups(updates: Mapping[str, Mapping[str, Any]]) -> list[tuple[dict[str, Any], list[str]]]:
+    """Field updates (pair id -> fields) as ``(fields, point ids)``: one group per distinct fields,
+    so that one set-payload operation serves every pair that gets the same values (a day's
+    ``last_seen``)."""
+    groups: dict[str, tuple[dict[str, Any], list[str]]] = {}
+    for pair_id_hex, fields in updates.items():
+        key = json.dumps(fields, sort_keys=True, default=str)
+        groups.setdefault(key, (dict(fields), []))[1].append(point_id(pair_id_hex))
+    return list(groups.values())
 
 
 def vector_layout(dim: int, wide_dim: int) -> dict[str, int]:

@@ -8,6 +8,11 @@ Several workers may share a server; local mode's directory is held by one client
 (``StoreLockedError`` otherwise). Writes use ``wait=True``, so they are applied when a call
 returns; an ``upsert`` (pairs and meta documents together) is one request. Every client
 failure is raised as the ``StoreError`` that says what to do (:func:`client_failure`).
+
+A collection this adapter creates gets optimizer settings that vacuum (:data:`OPTIMIZERS`): the
+server's background optimizers rewrite a segment once a fifth of its points are deleted or
+rewritten copies, in segments of 100 points or more, and flush (truncating the WAL) every 5 s.
+``set_payload`` sends all its field updates in one request (one operation per distinct fields).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from webfaq_stream.adapters.qdrant.opener import (
     meta_payload,
     meta_point_id,
     pair_from_record,
+    payload_groups,
     point_vectors,
     vector_layout,
 )
@@ -38,6 +44,9 @@ from webfaq_stream.domain.model import StoredPair
 from webfaq_stream.errors import StoreError, StoreLockedError, StoreRejectedError, StoreUnavailableError
 
 _NOT_META = [models.FieldCondition(key="origin", match=models.MatchValue(value=META_ORIGIN))]
+
+#: Optimizer settings of a created collection (the server runs its optimizers in the background).
+OPTIMIZERS = models.OptimizersConfigDiff(deleted_threshold=0.2, vacuum_min_vector_number=100, flush_interval_sec=5)
 
 
 def _pair_filter(origin: str | None = None, language: str | None = None) -> models.Filter:
@@ -106,7 +115,7 @@ class ServerPairStore:
             if not self._client.collection_exists(self.collection):
                 self._client.create_collection(self.collection, vectors_config={
                     name: models.VectorParams(size=size, distance=models.Distance.DOT)
-                    for name, size in layout.items()})
+                    for name, size in layout.items()}, optimizers_config=OPTIMIZERS)
             else:
                 vectors = self._client.get_collection(self.collection).config.params.vectors
                 found = ({str(name): int(params.size) for name, params in vectors.items()}
@@ -156,6 +165,13 @@ class ServerPairStore:
                                       payload=meta_payload(key, value)) for key, value in (meta or {}).items()]
         if points:
             self._call("upsert", "upsert", points=points, wait=True)
+
+    def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Set payload fields of existing points (id -> fields), in one request."""
+        operations: list[Any] = [models.SetPayloadOperation(set_payload=models.SetPayload(payload=fields, points=ids))
+                                 for fields, ids in payload_groups(updates)]
+        if operations:
+            self._call("set_payload", "batch_update_points", update_operations=operations, wait=True)
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the points ``ids`` in one request (unknown ids are ignored)."""
