@@ -4,7 +4,7 @@ Run ``make soak`` (10 minutes) or ``.venv/bin/python bench/bench_soak.py --minut
 
 What runs: the embedded broker (Tansu) and the production worker (``python -m webfaq_stream.cli
 worker``, packaged default model, embedded qdrant-edge store, compaction on its defaults) in child
-processes. The records are every response record of ``../shared/fixtures/crawls/`` and
+processes. The records are every response record of the fixtures' ``crawls/`` folder (beside the repository) and
 ``sample/sample-crawl.warc.gz`` (plain WARC records, as ``webfaq-stream publish`` sends them),
 published again and again as a crawler revisiting the sites: round ``r`` carries the simulated
 fetch time ``2026-01-01 + r * --hours-per-round`` in every valid ``WARC-Date`` (two hours by

@@ -11,8 +11,8 @@ points of older stores, and ``WEBFAQ_LAST_SEEN_RESOLUTION``'s format.
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 

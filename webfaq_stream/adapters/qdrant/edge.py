@@ -40,6 +40,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any, Self
+from uuid import UUID
 
 from qdrant_edge import (
     CountRequest,
@@ -229,7 +230,8 @@ class EdgePairStore:
     def set_payload(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Set payload fields of existing points (id -> fields): one operation per distinct fields."""
         for fields, ids in payload_groups(updates):
-            self._call("set_payload", self.shard.update, UpdateOperation.set_payload(ids, fields))
+            point_ids: list[int | UUID | str] = list(ids)
+            self._call("set_payload", self.shard.update, UpdateOperation.set_payload(point_ids, fields))
 
     def delete(self, ids: Sequence[str]) -> None:
         """Remove the points ``ids`` in one update operation (unknown ids are ignored)."""
