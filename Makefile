@@ -1,6 +1,6 @@
 # Everything a fresh machine needs is installed from this repository's own files.
 #   make demo   - venv + core install, embedded broker, publish the sample crawl, worker, release, summary
-#   make test   - venv + dev install (torch CPU pinned first), ruff + mypy, whole suite
+#   make test   - venv + dev install, ruff + mypy, whole suite (both installs pin torch, CPU, first)
 PY      ?= python3
 VENV    ?= .venv
 BIN     := $(VENV)/bin
@@ -16,11 +16,12 @@ $(BIN)/python:
 	$(PY) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 
+# torch goes first, pinned, so that the default model's torch is a CPU build (no CUDA packages).
 $(CORE): pyproject.toml | $(BIN)/python
+	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e .
 	touch $@
 
-# torch goes first, pinned, so that sentence-transformers finds it and pulls no CUDA build.
 $(DEV): pyproject.toml | $(BIN)/python
 	$(PIP) install --quiet $(TORCH)
 	$(PIP) install --quiet -e '.[dev]'

