@@ -87,6 +87,7 @@ def expected_store(records, vectors, max_per_language, wide: bool = False,
                    resolution_s: int = DAY_S, rule: AlignRule | None = None) -> dict[str, dict]:
     """The brute-force batch result: one point per id with its representative record's fields (with
     ``wide``: the two-model configuration of :func:`wide_options`; with ``rule``: that one-model rule)."""
+    vectors = {pid: normalize_rows([vector])[0] for pid, vector in vectors.items()}  # the bits the store keeps
     by_id: dict[str, list[TaggedPair]] = {}
     for record in records:
         by_id.setdefault(record.id, []).append(record)
