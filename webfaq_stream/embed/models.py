@@ -149,8 +149,8 @@ class BatchedEmbedder:
 
 @dataclass(frozen=True, slots=True)
 class LoadOptions:
-    """How to load a model: the device and batch size of sentence-transformers models, the numeric
-    precision of multilingual-e5-small (``auto``, ``bf16``, ``fp32``), the tokens read of a text."""
+    """How to load a model: the device of sentence-transformers models, the numeric precision of
+    multilingual-e5-small (``auto``, ``bf16``, ``fp32``), the tokens it reads of a text."""
 
     device: str = "cpu"
     precision: str = "auto"
