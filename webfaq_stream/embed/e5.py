@@ -60,8 +60,8 @@ PASSES_PER_THREAD = 8
 #: one-text passes ran slower than it arrived (25 pairs per call: 46 pairs/s without this floor,
 #: 118 with 256 tokens, 126 with 512; 400 per call 197-208).
 MIN_PASS_TOKENS = 512
-_LAYER_TENSORS = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
-                  "ao": "attention.output.dense", "fi": "intermediate.dense", "fo": "output.dense"}
+#: The matrices (and biases) of one encoder layer, as the file names them.
+_LAYER_PARTS = ("q", "k", "v", "ao", "fi", "fo")
 _SPACES = re.compile(" {2,}")
 Precision = Literal["auto", "bf16", "fp32"]
 
@@ -162,7 +162,7 @@ def read_e5_file(path: Path) -> E5Weights:
 def _tensor_names(weights: E5Weights) -> list[str]:
     names = ["emb.word", "emb.pos", "emb.type", "emb.ln.w", "emb.ln.b"]
     for layer in range(weights.layers):
-        names += [f"l{layer}.{part}.{kind}" for part in _LAYER_TENSORS for kind in ("w", "b")]
+        names += [f"l{layer}.{part}.{kind}" for part in _LAYER_PARTS for kind in ("w", "b")]
         names += [f"l{layer}.{norm}.{kind}" for norm in ("aln", "oln") for kind in ("w", "b")]
     return names
 
