@@ -12,6 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 from test_release_support import fixture_pairs, make_pair, open_store
 
+from webfaq_stream.adapters.qdrant import edge
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.errors import ReleaseError
 from webfaq_stream.release.scroll import read_ahead
@@ -39,6 +40,21 @@ def test_edge_pages_equal_the_scroll_in_id_order(store) -> None:
     assert flat(pages) == expected and len(expected) > 7
     assert [p["id"] for p in flat(pages)] == sorted(p["id"] for p in expected)
     assert max(len(page) for page in pages) <= 7
+
+
+def test_edge_pages_over_several_engine_calls(store, monkeypatch) -> None:
+    monkeypatch.setattr(edge, "SCROLL_CALL_POINTS", 10)  # calls of 10 points, cut into pages of 3
+    expected = [pair.payload() for pair in store.scroll()]
+    pages = list(payload_pages(store, 3))
+    assert flat(pages) == expected and len(expected) > 20
+    assert max(len(page) for page in pages) <= 3
+
+
+def test_payload_files_are_read_ahead_only_where_they_fit(store) -> None:
+    files = [path for path in store.directory.glob("segments/*/payload_storage/*") if path.is_file()]
+    assert files
+    assert edge.prefetch_payloads(store.directory) == sum(path.stat().st_size for path in files)
+    assert edge.prefetch_payloads(store.directory, share_of_available=1e-12) == 0
 
 
 def test_server_store_takes_the_generic_path(tmp_path: Path) -> None:

@@ -88,9 +88,20 @@ VACUUM_MIN_VECTORS = 100
 #: The appendable segment is rebuilt as a compact one once it holds about this many points
 #: (Qdrant counts KB of vectors: 10 MB at 512 dimensions, its default).
 CONVERT_POINTS = 5_120
-#: No segment is built beyond about this many points (32 MB of vectors at 512 dimensions): a bound on
+#: No segment is built beyond about this many points (48 MB of vectors at 512 dimensions): a bound on
 #: each rebuild, whatever the vector width (the payload, not the vector, dominates a narrow store).
-MAX_SEGMENT_POINTS = 16_384
+#: A scroll's cost grows with the number of segments (every point is looked up in each), and a
+#: vacuumed segment keeps four fifths of its points: at 16,384 two vacuumed segments could never
+#: merge, and a store that took a million updates held 82 segments where a fresh one held 51 (its
+#: release 1.15x as long); at 24,576 they merge (61 segments, 1.01x), with the longest rebuild
+#: pause unchanged (bench/RESULTS.md).
+MAX_SEGMENT_POINTS = 24_576
+#: A bulk scroll reads the payload files into the page cache first if they take at most this share of
+#: the available memory (:func:`prefetch_payloads`).
+PREFETCH_SHARE = 0.5
+#: Points per engine call of a bulk scroll (:meth:`EdgePairStore.scroll_payload_pages`): calls of
+#: 20,000 or 50,000 points saved at most 3% of a 1M-pair release and held 50-220 MB more.
+SCROLL_CALL_POINTS = 10_000
 #: The file of meta documents beside the shard.
 META_FILE = "webfaq-meta.json"
 
@@ -101,6 +112,43 @@ def _pair_filter(origin: str | None = None, language: str | None = None) -> Filt
     must: list[Any] = [FieldCondition(key=name, match=MatchValue(value))
             for name, value in (("origin", origin), ("language", language)) if value is not None]
     return Filter(must=must, must_not=PAIRS_ONLY.must_not) if must else PAIRS_ONLY
+
+
+def prefetch_payloads(directory: Path, share_of_available: float = PREFETCH_SHARE) -> int:
+    """Read the payload files of the store in ``directory`` into the page cache, in file order;
+    returns the bytes read (0 when they would take more than ``share_of_available`` of the
+    memory the kernel says is available, or it cannot say).
+
+    qdrant-edge maps the payload pages for random access, one 4 KB read per page fault, and a
+    scroll in point-id order touches them in no file order: a 1M-pair release scroll took 63 s
+    with the files read this way, and 27 s after one sequential read of them (bench/RESULTS.md).
+    Nothing is held: the kernel may evict the pages again under pressure.
+    """
+    files = [path for path in Path(directory).glob("segments/*/payload_storage/*") if path.is_file()]
+    allocated = sum(path.stat().st_blocks * 512 for path in files)
+    if allocated == 0 or allocated > share_of_available * _available_memory():
+        return 0
+    buffer = bytearray(4 << 20)
+    read = 0
+    for path in files:
+        try:
+            with path.open("rb", buffering=0) as handle:
+                while count := handle.readinto(buffer):
+                    read += count
+        except OSError:  # a file an optimize just replaced: the scroll reads what is there
+            continue
+    return read
+
+
+def _available_memory() -> int:
+    """``MemAvailable`` of /proc/meminfo in bytes; 0 where there is no such file."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
 
 
 def vector_kb(dim: int, points: int) -> int:
@@ -309,26 +357,35 @@ class EdgePairStore:
                 return
 
     def scroll_payload_pages(self, batch_size: int = 10_000) -> Iterator[list[dict[str, Any]]]:
-        """Every pair's payload, one page per engine call, in point-id order (= pair-id order).
+        """Every pair's payload, in pages of ``batch_size``, in point-id order (= pair-id order).
 
         For bulk readers (releases) that need no ``StoredPair`` objects: each payload is the dict
         converted from Rust (the caller owns it), with ``id`` set; meta points skipped; no vectors.
+        Each engine call reads at least :data:`SCROLL_CALL_POINTS` points, cut into pages of
+        ``batch_size``; a record is freed once converted. The payload files are read into the page
+        cache first when they fit (:func:`prefetch_payloads`).
         """
+        prefetch_payloads(self.directory)
         offset = None
         while True:
-            request = ScrollRequest(offset=offset, limit=batch_size, with_payload=True, with_vector=False)
+            request = ScrollRequest(offset=offset, limit=max(batch_size, SCROLL_CALL_POINTS), with_payload=True,
+                                    with_vector=False)
             records, offset = self._call("scroll", self.shard.scroll, request)
-            page = []
-            for record in records:
-                payload = record.payload  # converted from Rust on every access: read it once
-                if payload.get("origin") == META_ORIGIN:
-                    continue
-                if "id" not in payload:
-                    payload["id"] = pair_id_from_point(str(record.id))
-                page.append(payload)
-            if page:
-                yield page
-            if offset is None or not records:
+            exhausted = offset is None or not records
+            records.reverse()  # popped from the end in id order: each record is freed once converted
+            while records:
+                page = []
+                for _ in range(min(batch_size, len(records))):
+                    record = records.pop()
+                    payload = record.payload  # converted from Rust on every access: read it once
+                    if payload.get("origin") == META_ORIGIN:
+                        continue
+                    if "id" not in payload:
+                        payload["id"] = pair_id_from_point(str(record.id))
+                    page.append(payload)
+                if page:
+                    yield page
+            if exhausted:
                 return
 
     def origin_pairs(self, origin: str, language: str | None = None,
