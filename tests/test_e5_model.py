@@ -8,12 +8,13 @@ token count for every text, and vectors within a cosine of it; a broken model fi
 from __future__ import annotations
 
 import json
+import random
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from webfaq_stream.embed.e5 import E5Model, packaged_e5_file, read_e5_file
+from webfaq_stream.embed.e5 import SHAPE_STEP, E5Model, packaged_e5_file, read_e5_file
 from webfaq_stream.errors import ModelError
 
 MULTILINGUAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "multilingual-faq"
@@ -68,6 +69,24 @@ def test_a_text_moves_little_with_the_batch_it_is_in(model: E5Model) -> None:
     alone = np.concatenate([model.encode([text]) for text in texts[:12]])
     assert (together[:12] * alone).sum(axis=1).min() > 0.999
     assert np.array_equal(model.encode(texts), together)  # the same batch gives the same bits
+
+
+def test_passes_come_in_few_shapes(model: E5Model, monkeypatch) -> None:
+    shapes: set[tuple[int, int]] = set()
+    scripted = model.encoder.model
+
+    def recording(embeddings, mask):
+        shapes.add(tuple(mask.shape))
+        return scripted(embeddings, mask)
+
+    monkeypatch.setattr(model.encoder, "model", recording)
+    rng, texts = random.Random(7), fixture_texts(6)
+    for _ in range(12):
+        batch = rng.sample(texts, rng.randint(1, 40))
+        expected = np.concatenate([model.encode([text]) for text in batch[:3]])
+        assert (model.encode(batch)[:3] * expected).sum(axis=1).min() > 0.999
+    assert shapes and all(length % SHAPE_STEP == 0 for _, length in shapes)
+    assert all(rows <= SHAPE_STEP or rows % SHAPE_STEP == 0 for rows, _ in shapes)
 
 
 def test_texts_are_cut_to_max_tokens() -> None:

