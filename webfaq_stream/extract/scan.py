@@ -134,13 +134,18 @@ def _tag_keys(page: Any, openers: Any) -> tuple[Any, Any, Any]:
 def open_element_bounds(page: Any, few_tags: int = 0) -> TreeBounds:
     """Estimated stack depth and tree-building work of a folded page (see the module contract).
 
-    A page with at most ``few_tags`` ``<`` bytes is not scanned further: it gets the bounds that hold
-    for any page with that many tags (every tag open at once; each start tag walking all of them)."""
+    A page with at most ``few_tags`` ``<`` bytes not followed by ``/`` (an end tag opens nothing) is
+    not scanned further: it gets the bounds that hold for any page with that many start tags (every
+    one open at once; each walking all of them), which are never below the full scan's."""
     if len(page) < 16:
         return TreeBounds(0, 0)
-    openers = np.flatnonzero(np.equal(page[:-2], 0x3C, out=_scratch("flags", len(page) - 2, bool)))
-    if len(openers) <= few_tags:
-        return TreeBounds(len(openers), len(openers) * (len(openers) - 1) // 2)
+    is_opener = np.equal(page[:-2], 0x3C, out=_scratch("flags", len(page) - 2, bool))
+    starts = int(np.count_nonzero(is_opener))
+    if starts > few_tags:
+        starts -= int(np.count_nonzero(is_opener[:-1] & (page[1:-2] == 0x2F)))
+    if starts <= few_tags:
+        return TreeBounds(starts, starts * (starts - 1) // 2)
+    openers = np.flatnonzero(is_opener)
     valid, closing, key = _tag_keys(page, openers)
     known = np.minimum(np.searchsorted(_NOT_COUNTED_KEYS, key), len(_NOT_COUNTED_KEYS) - 1)
     counted = valid & (_NOT_COUNTED_KEYS[known] != key)

@@ -35,13 +35,16 @@ SKIPPED_TAGS = frozenset({"script", "style", "noscript", "template", "head"})
 _FOREIGN_ROOTS = frozenset({"svg", "math"})
 _TEXT_NODE = "-text"
 
-_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
+_INVISIBLE_CHARACTERS = "\u200b\u200c\u200d\u2060\ufeff\u00ad"
+_INVISIBLE = re.compile(f"[{_INVISIBLE_CHARACTERS}]")
 _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z]")
 
 
 def fold_whitespace(text: str) -> str:
     """Drop zero-width characters and soft hyphens, collapse whitespace (NBSP included), trim."""
-    if not text.isascii():  # O(1) on CPython: only non-ASCII text can hold the invisible characters
+    # isascii() is O(1) on CPython, and so is a search for a character wider than any of the text's
+    # (Latin-1 text is tested for the soft hyphen alone): the regex runs only where one occurs
+    if not text.isascii() and any(character in text for character in _INVISIBLE_CHARACTERS):
         text = _INVISIBLE.sub("", text)
     # str.split() splits on exactly the characters that the re module's \s matches (NBSP included)
     return " ".join(text.split())
