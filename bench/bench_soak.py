@@ -455,8 +455,12 @@ def report(figures: dict[str, Any], args: argparse.Namespace) -> str:
         f"broker RSS {first['broker_rss_kb'] / kb:.0f} -> {last['broker_rss_kb'] / kb:.0f} MB (records kept in memory)",
         "",
         "targets:",
-        target("store size at the end <= 1.2 x after the first round", end["total"] <= 1.2 * first_round["total"],
-               f"{end['total'] / first_round['total']:.2f} x"),
+        # the first round holds the same records only when no new page came: with new pages the store
+        # is judged against a fresh store of the same pages (the first round's records and the new ones)
+        (target("store size at the end <= 1.2 x after the first round", end["total"] <= 1.2 * first_round["total"],
+                f"{end['total'] / first_round['total']:.2f} x") if not figures["new_pages"] else
+         f"  (info)  store size at the end / after the first round: {end['total'] / first_round['total']:.2f} x "
+         f"({figures['new_pages']} new pages came after it)"),
         target("store size at the end <= 1.2 x a fresh store of the same pages", end["total"] <= 1.2 * reference["total"],
                f"{end['total'] / reference['total']:.2f} x"),
         target("RSS at the end within 10% of after the first minute",
