@@ -93,7 +93,7 @@ CONVERT_POINTS = 5_120
 #: A scroll's cost grows with the number of segments (every point is looked up in each), and a
 #: vacuumed segment keeps four fifths of its points: at 16,384 two vacuumed segments could never
 #: merge, and a store that took a million updates held 82 segments where a fresh one held 51 (its
-#: release 1.15x as long); at 24,576 they merge (61 segments, 1.01x), with the longest rebuild
+#: release 1.15x as long); at 24,576 they merge (61 segments, 1.05x), with the longest rebuild
 #: pause unchanged (bench/RESULTS.md).
 MAX_SEGMENT_POINTS = 24_576
 #: A bulk scroll reads the payload files into the page cache first if they take at most this share of
@@ -120,8 +120,9 @@ def prefetch_payloads(directory: Path, share_of_available: float = PREFETCH_SHAR
     memory the kernel says is available, or it cannot say).
 
     qdrant-edge maps the payload pages for random access, one 4 KB read per page fault, and a
-    scroll in point-id order touches them in no file order: a 1M-pair release scroll took 63 s
-    with the files read this way, and 27 s after one sequential read of them (bench/RESULTS.md).
+    scroll in point-id order touches them in no file order: the payload pages of a 1M-pair store
+    took 63 s to scroll with the files read this way, and 41 s after one sequential read of them
+    (bench/RESULTS.md).
     Nothing is held: the kernel may evict the pages again under pressure.
     """
     files = [path for path in Path(directory).glob("segments/*/payload_storage/*") if path.is_file()]
