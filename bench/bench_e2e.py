@@ -18,7 +18,10 @@ fresh broker, it measures:
    store. Next to it, the worker's model path alone on the same texts in this process (store vectors of
    every pair, alignment vectors of the pairs that need them): the better of a run before the worker
    (the model's own batches) and one after it (the worker's batches), as the load of a shared machine
-   drifts;
+   drifts; and the worker's own batch step (``BatchProcessor.process``: pipeline, model, labels,
+   store, checkpoint) on the same records in this process, in batches of the worker's size, without
+   Faust, aiokafka and the broker; with the CPU cores the worker process and the broker used while
+   the worker stored the FAQ records (from its first stored batch to its last);
 3. **publish-to-searchable latency** (p50, p99): new FAQ pages published at a steady rate of half
    the measured FAQ pages/s to the running worker; latency = the moment the batch holding the record
    was written to the store (visible to searches) minus the record's Kafka timestamp (set by the
@@ -252,6 +255,15 @@ def batch_consume_rate(bootstrap: str, topic: str, expected: int) -> float:
 
 
 # --- the worker child -------------------------------------------------------------------------
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU seconds of process ``pid`` so far (its threads, not its children); 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def peak_rss_kb() -> int:
     """This process's peak resident memory (``VmHWM``; ``ru_maxrss`` would include the parent's
     memory at fork, which Linux keeps across exec)."""
@@ -394,6 +406,9 @@ class RunFigures:
     latency_p99: float = 0.0
     latency_rate: float = 0.0
     peak_rss_mb: float = 0.0
+    in_process_pairs: float = 0.0
+    broker_cores: float = 0.0
+    worker_cores: float = 0.0
     extra: dict[str, float] = field(default_factory=dict)
 
 
@@ -427,6 +442,33 @@ def model_only_rate(models: Any, texts: ModelTexts, batch_pairs: Sequence[int]) 
     return position / (time.perf_counter() - started)
 
 
+def in_process_rate(tmp: Path, records: Sequence[tuple[bytes, bytes]], models: Any, batch: int) -> float:
+    """Pairs/s of the worker's own batch step (``BatchProcessor.process``: pipeline, model, labels,
+    store, checkpoint) on ``records`` in batches of ``batch`` records, in this process: the worker
+    without Faust, aiokafka and the broker, on a store of its own."""
+    from webfaq_stream.domain.model import SourceRef
+    from webfaq_stream.domain.pipeline import Pipeline, RawMessage
+    from webfaq_stream.settings import Settings
+    from webfaq_stream.store.gate import ReleaseGate
+    from webfaq_stream.store.opener import open_store
+    from webfaq_stream.testing import MemoryDeadLetters
+    from webfaq_stream.worker.batch import BatchProcessor
+
+    settings = Settings(qdrant_url=None, store_dir=tmp / "in-process-store")
+    store = open_store(settings, models.dim, models.wide_dim)
+    try:
+        processor = BatchProcessor(pipeline=Pipeline.from_settings(settings), embedder=models,
+                                   store=ReleaseGate(store), dead_letters=MemoryDeadLetters())
+        messages = [RawMessage(value, key, (), SourceRef("faq", 0, offset))
+                    for offset, (key, value) in enumerate(records)]
+        started, pairs = time.perf_counter(), 0
+        for start in range(0, len(messages), batch):
+            pairs += len(processor.process(messages[start:start + batch]).result.pairs)
+        return pairs / (time.perf_counter() - started)
+    finally:
+        store.close()
+
+
 def pair_texts(records: Sequence[tuple[bytes, bytes]], models: Any) -> ModelTexts:
     """The texts the worker embeds for ``records`` (same pipeline, in order)."""
     from webfaq_stream.domain.langid import LanguageTagger
@@ -446,6 +488,7 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
             run: int) -> RunFigures:
     from webfaq_stream.adapters.kafka.broker import EmbeddedBroker
     from webfaq_stream.adapters.kafka.client import ensure_topics
+    from webfaq_stream.settings import Settings
 
     figures = RunFigures()
     with tempfile.TemporaryDirectory(prefix="bench-e2e-") as tmp_name, EmbeddedBroker() as broker:
@@ -476,7 +519,12 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
         publish(boot, "faq", faq)
         worker = start_worker(tmp, "faq", boot, "faq", f"faq-{run}", model)
         try:
+            worker.wait_records(1, WORKER_START_TIMEOUT_S)  # CPU shares from the first stored batch on
+            started, broker_cpu, worker_cpu = time.monotonic(), cpu_seconds(broker.pid), cpu_seconds(worker.process.pid)
             batches = worker.wait_records(args.faq, WORKER_START_TIMEOUT_S + args.faq * 2)
+            took = max(1e-9, time.monotonic() - started)
+            figures.broker_cores = (cpu_seconds(broker.pid) - broker_cpu) / took
+            figures.worker_cores = (cpu_seconds(worker.process.pid) - worker_cpu) / took
             figures.faq_pages, figures.faq_pairs = rate_of(batches), rate_of(batches, "pairs")
             # 3. latency at half the measured page rate, same worker (warm, idle)
             rate = figures.faq_pages / 2
@@ -497,6 +545,7 @@ def one_run(model: str, embedder: Any, pages: Sequence[FixturePage], args: argpa
             raise RuntimeError(f"worker kept {sum(worker_batch_pairs)} pairs, pipeline {len(texts)}")
         # the ceiling: the better of the model alone before the worker and after it, in its batches
         figures.model_pairs = max(model_before, model_only_rate(embedder, texts, worker_batch_pairs))
+        figures.in_process_pairs = in_process_rate(tmp, faq, embedder, Settings().batch_size)
         if args.scaling and run == 0:
             figures.extra = scaling(tmp, boot, model, pages, args, run)
     return figures
@@ -577,6 +626,10 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
         ("pairs/s, worker", lambda f: f.faq_pairs),
         ("pairs/s, model alone (same texts, batches)", lambda f: f.model_pairs),
         ("  ratio worker / model alone", lambda f: f.faq_pairs / f.model_pairs),
+        ("pairs/s, the worker's batch step in-process", lambda f: f.in_process_pairs),
+        ("  ratio in-process / model alone", lambda f: f.in_process_pairs / f.model_pairs),
+        ("  CPU cores, worker process (FAQ phase)", lambda f: f.worker_cores),
+        ("  CPU cores, embedded broker (FAQ phase)", lambda f: f.broker_cores),
         ("latency publish->searchable p50 (s)", lambda f: f.latency_p50),
         ("latency publish->searchable p99 (s)", lambda f: f.latency_p99),
         ("  at pages/s (half the FAQ rate)", lambda f: f.latency_rate),
@@ -591,7 +644,7 @@ def report(model: str, runs: Sequence[RunFigures], args: argparse.Namespace) -> 
              f"{'figure':46s} {'median':>10s} {'min':>10s} {'max':>10s}"]
     for label, value in rows:
         values = [value(f) for f in (scaled if label.startswith("scaling") else runs)]
-        text = summary(values) if "ratio" not in label else " ".join(
+        text = summary(values) if "ratio" not in label and "cores" not in label else " ".join(
             f"{v:10.2f}" for v in (statistics.median(values), min(values), max(values)))
         lines.append(f"{label:46s} {text}")
     return "\n".join(lines)
