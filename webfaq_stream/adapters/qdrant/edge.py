@@ -374,18 +374,20 @@ class EdgePairStore:
             records, offset = self._call("scroll", self.shard.scroll, request)
             exhausted = offset is None or not records
             records.reverse()  # popped from the end in id order: each record is freed once converted
+            page: list[dict[str, Any]] = []
             while records:
-                page = []
-                for _ in range(min(batch_size, len(records))):
-                    record = records.pop()
-                    payload = record.payload  # converted from Rust on every access: read it once
-                    if payload.get("origin") == META_ORIGIN:
-                        continue
-                    if "id" not in payload:
-                        payload["id"] = pair_id_from_point(str(record.id))
-                    page.append(payload)
-                if page:
+                record = records.pop()
+                payload = record.payload  # converted from Rust on every access: read it once
+                if payload.get("origin") == META_ORIGIN:
+                    continue
+                if "id" not in payload:
+                    payload["id"] = pair_id_from_point(str(record.id))
+                page.append(payload)
+                if len(page) == batch_size:
                     yield page
+                    page = []
+            if page:
+                yield page
             if exhausted:
                 return
 
