@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURE_PAGES = REPO.parent / "shared" / "fixtures" / "faq-pages"
+FIXTURE_PAGES = SHARED_FIXTURES / "faq-pages"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

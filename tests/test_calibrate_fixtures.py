@@ -3,9 +3,8 @@ reading ``../shared/fixtures`` at run time."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.cli.calibrate import (
     MIN_LANGUAGE_ENTRIES,
@@ -22,7 +21,7 @@ from webfaq_stream.cli.multilingual import multilingual_pages
 from webfaq_stream.embed.models import configured_models
 from webfaq_stream.settings import Settings
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 PAGES = FIXTURES / "faq-pages"
 MULTILINGUAL = FIXTURES / "multilingual-faq"
 SITES = ("indoorskydive.lu", "caladeibalcani.it")

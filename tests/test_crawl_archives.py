@@ -15,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 from warcio.archiveiterator import ArchiveIterator
 
 from webfaq_stream.adapters.crawl_files import FileStats, read_messages
@@ -23,7 +24,7 @@ from webfaq_stream.domain.langid import LanguageTagger
 from webfaq_stream.domain.pipeline import Pipeline, RawMessage
 from webfaq_stream.domain.reasons import PAGE_DROP_REASONS
 
-CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"
+CRAWLS = SHARED_FIXTURES / "crawls"
 FILES = sorted(path for path in CRAWLS.iterdir() if ".warc" in path.name)
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from shared_fixtures import SHARED_FIXTURES
 from warcio.archiveiterator import ArchiveIterator
 
 from webfaq_stream.domain.reasons import PAGE_DROP_REASONS
 from webfaq_stream.settings import load_settings
 from webfaq_stream.worker.ingest import run_ingest
 
-CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"
+CRAWLS = SHARED_FIXTURES / "crawls"
 
 
 def test_ingest_of_real_archives_ends_every_response_record_named(tmp_path: Path,

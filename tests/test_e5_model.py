@@ -13,11 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.embed.e5 import SHAPE_STEP, E5Model, packaged_e5_file, read_e5_file
 from webfaq_stream.errors import ModelError
 
-MULTILINGUAL = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "multilingual-faq"
+MULTILINGUAL = SHARED_FIXTURES / "multilingual-faq"
 
 
 def fixture_texts(limit_per_file: int = 3) -> list[str]:

@@ -7,12 +7,13 @@ import json
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
 from webfaq_stream.cli.main import main
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 PAGE = FIXTURES / "indoorskydive.lu__faq_lb.html"
 URL = "https://indoorskydive.lu/lb/faq.html"
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 import codecs
 import json
 import re
-from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.extract.encoding import sniffed_encoding, transport_encoding
 from webfaq_stream.extract.page import extract_faq
 from webfaq_stream.extract.text import fold_whitespace
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 URL = "https://example.com/faq"
 PAGES = {"ru": "breedfinder.org__ru_poodle", "ja": "breedfinder.org__ja_beagle",
          "pl": "breedfinder.org__pl_beagle", "fr": "netsalaire.com__fr_faq"}

@@ -6,15 +6,14 @@ page, so truncations, spliced fragments and odd letter case are the inputs most 
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.domain.model import PageDropped, PageFAQ
 from webfaq_stream.extract.page import extract_faq, has_faq_marker
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 # one page per syntax: JSON-LD with @graph, microdata, RDFa Lite, JSON-LD with broken blocks
 PAGES = [(FIXTURES / f"{stem}.html").read_bytes() for stem in (
     "madsvin.com__pandekager", "damcogroup.com__data-analytics-services", "darkmode.maju.systems__faq",

@@ -10,11 +10,12 @@ import json
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.extract.page import extract_faq
 from webfaq_stream.extract.text import fold_whitespace
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 PAGES = sorted(FIXTURES.glob("*.html"))
 
 

@@ -6,13 +6,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.domain.clean import clean_pairs
 from webfaq_stream.domain.langid import LanguageTagger, decide, default_model_path, load_model, url_hints
 from webfaq_stream.errors import ModelError
 from webfaq_stream.extract.page import extract_faq
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 
 
 @pytest.fixture(scope="module")

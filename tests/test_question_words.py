@@ -16,11 +16,12 @@ from functools import cache
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.domain.question_words import QuestionWords, classify, question_word_type, question_words
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = SHARED_FIXTURES
 LABELS = Path(__file__).with_name("question_word_labels.tsv")
 DATA_FILE = REPO / "webfaq_stream" / "domain" / "question_words.toml"
 #: The 20 largest WebFAQ languages (issue 17): each has word lists in the data file.

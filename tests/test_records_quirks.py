@@ -11,13 +11,14 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.adapters.crawl_files import Page, read_messages, warc_response_bytes
 from webfaq_stream.decode.records import DATE_FROM_DECODE_TIME, DATE_FROM_HTTP, NOT_HTTP, decode_record
 from webfaq_stream.domain.model import PageDropped
 from webfaq_stream.extract.page import extract_faq
 
-CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"
+CRAWLS = SHARED_FIXTURES / "crawls"
 URL = "https://www.example.org/hilfe/faq"
 DATE = b"WARC-Date: 2026-03-04T05:06:07Z"
 

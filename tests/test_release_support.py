@@ -16,6 +16,8 @@ import json
 import math
 from pathlib import Path
 
+from shared_fixtures import SHARED_FIXTURES
+
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.ids import origin_of, pair_id
 from webfaq_stream.domain.langid import to_iso639_3
@@ -23,7 +25,7 @@ from webfaq_stream.domain.model import Label, PairLabels, StoredPair
 from webfaq_stream.domain.question_words import question_word_type
 from webfaq_stream.ports import PairStore
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 DIM = 8
 ALIGNED_PAGES = ("indoorskydive.lu__faq_en.html", "indoorskydive.lu__faq_de.html",
                  "indoorskydive.lu__faq_fr.html")

@@ -10,6 +10,7 @@ import duckdb
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.adapters.qdrant.opener import open_pair_store
 from webfaq_stream.domain.ids import pair_id
@@ -19,7 +20,7 @@ from webfaq_stream.release.build import write_release
 from webfaq_stream.settings import Settings
 from webfaq_stream.worker.batch import pair_indexer
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "faq-pages"
+FIXTURES = SHARED_FIXTURES / "faq-pages"
 PAGE = "indoorskydive.lu__faq_en.html"
 
 

@@ -17,11 +17,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from shared_fixtures import SHARED_FIXTURES
 from warcio.archiveiterator import ArchiveIterator
 
 from webfaq_stream.decode.warc_file import FramingError, WarcFileRecord, read_warc_file
 
-CRAWLS = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "crawls"
+CRAWLS = SHARED_FIXTURES / "crawls"
 FILES = sorted(path for path in CRAWLS.iterdir() if ".warc" in path.name)
 CLUEWEB = CRAWLS / "resiliparse__clueweb-quirk.warc.gz"
 BROKEN = 5  # the record (in file order) whose framing the tests break

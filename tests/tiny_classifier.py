@@ -14,7 +14,9 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "multilingual-faq"
+from shared_fixtures import SHARED_FIXTURES
+
+FIXTURES = SHARED_FIXTURES / "multilingual-faq"
 #: WebFAQ's eight topics (the topic classifier's classes).
 TOPICS = ("Products and Commercial Services", "Traveling and Hospitality",
           "Healthcare Services, Wellness and Lifestyle", "Entertainment, Recreation and Leisure",
