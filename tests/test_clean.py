@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import emoji
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from webfaq_stream.domain import clean
 from webfaq_stream.domain.clean import DROP_REASONS, clean_pairs
@@ -72,3 +75,19 @@ def test_id_is_webfaq_md5_with_newlines_as_spaces() -> None:
     kept, _ = clean_pairs([RawPair(Q, "Delivery takes three\nto five working days.")])
     assert kept[0].id == pair_id(Q, "Delivery takes three to five working days.")
     assert len(kept[0].id) == 32
+
+
+def test_every_emoji_is_removed_as_the_emoji_package_removes_it() -> None:
+    """The shortcut of ``without_emoji`` never skips a text the package would change."""
+    for key in emoji.EMOJI_DATA:
+        for text in (key, f"Ja {key} ok", f"Größe 3{key}\u200d{key}!", f"#{key}1"):
+            assert clean.without_emoji(text) == emoji.replace_emoji(text, ""), ascii(text)
+
+
+_EMOJI_ALPHABET = sorted({char for key in emoji.EMOJI_DATA for char in key}) + list("#*0123456789 aéßЖ日\u200d")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(_EMOJI_ALPHABET), max_size=12) | st.text(max_size=30))
+def test_without_emoji_agrees_with_the_emoji_package(text: str) -> None:
+    assert clean.without_emoji(text) == emoji.replace_emoji(text, "")
