@@ -105,6 +105,18 @@ def test_a_malformed_point_is_rejected_for_good_and_nothing_is_written(store):
     assert store.count() == 0 and store.get_meta("checkpoint") is None
 
 
+@pytest.mark.parametrize("bad", ["not unit", "nan", "text", "nested"])
+def test_a_vector_that_is_not_unit_numbers_is_rejected(bad):
+    from webfaq_stream.adapters.qdrant.opener import require_vector
+
+    pair = make_pair(7)
+    assert require_vector(pair.id, pair.vector, DIM) == pytest.approx(list(pair.vector))
+    vector = {"not unit": [2 * x for x in pair.vector], "nan": [float("nan")] * DIM,
+              "text": ["0.5"] * (DIM - 1) + ["x"], "nested": [[0.1]] * DIM}[bad]
+    with pytest.raises(StoreRejectedError):
+        require_vector(pair.id, vector, DIM)
+
+
 @pytest.mark.parametrize("kind", ["edge", "local"])
 def test_the_engine_s_own_refusal_is_permanent(kind, tmp_path):
     """Past the adapters' own checks, what the engine refuses (a vector of the wrong size) is a

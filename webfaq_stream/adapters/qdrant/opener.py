@@ -26,11 +26,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import math
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
 
 from webfaq_stream.domain.ids import pair_id_from_point, point_id
 from webfaq_stream.domain.model import StoredPair
@@ -113,11 +114,16 @@ def require_vector(pair_id: str, vector: Sequence[float] | None, dim: int) -> li
     if vector is None or len(vector) != dim:
         raise StoreRejectedError(f"pair {pair_id} needs a {dim}-dim vector, got "
                          f"{None if vector is None else len(vector)}")
-    values = [float(x) for x in vector]
-    norm = math.sqrt(math.fsum(x * x for x in values))
+    try:
+        values = np.asarray(vector, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise StoreRejectedError(f"pair {pair_id}: the vector is not numbers ({exc})") from None
+    if values.shape != (dim,):
+        raise StoreRejectedError(f"pair {pair_id} needs a {dim}-dim vector of numbers, got shape {values.shape}")
+    norm = float(np.sqrt(np.dot(values, values)))
     if not abs(norm - 1.0) <= UNIT_NORM_TOLERANCE:
         raise StoreRejectedError(f"pair {pair_id}: vector norm {norm:.6f} is not 1 (normalise it first)")
-    return values
+    return values.tolist()
 
 
 def lock_directory(directory: Path) -> IO[str]:
