@@ -175,3 +175,26 @@ yesno = ["ist"]
     assert words.classify("Ist it may open?", "tst") == "is"  # the modal window is [0, 0] by default
     assert words.classify("May it open today?", "tst") == "can"  # bare question mark, modal first
     assert words.classify("Open today", "tst") == "none"
+
+
+def test_the_indexed_phrase_tables_find_what_a_scan_of_the_whole_table_finds() -> None:
+    """``PhraseTable.longest`` (candidates by first token) against the plain scan in table order,
+    at every token of every labelled fixture question, in every language with word lists."""
+    from webfaq_stream.domain.question_words import _Match, _phrase_at
+
+    def scan(entries, tokens, i):
+        best = None
+        for phrase, cls in entries:
+            if (best is None or len(phrase) > best.length) and _phrase_at(phrase, tokens, i):
+                best = _Match(cls, i, len(phrase))
+        return best
+
+    checked = 0
+    for row in labelled():
+        rules = question_words().languages[row["language"]]
+        tokens, _ = rules.tokens(rules.normalize(fixture_questions(row["source"])[row["ref"]]))
+        for i in range(len(tokens)):
+            for table in (rules.front, rules.anywhere):
+                assert table.longest(tokens, i) == scan(table.entries, tokens, i)
+                checked += 1
+    assert checked > 10_000

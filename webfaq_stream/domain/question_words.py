@@ -73,6 +73,47 @@ class _Match:
     length: int
 
 
+class PhraseTable:
+    """``(phrase, class)`` entries, indexed by their first token when it is a plain word (not a
+    ``*`` pattern), so that a lookup at a position tries only the entries that can start there."""
+
+    __slots__ = ("entries", "_by_first", "_patterns")
+
+    def __init__(self, entries: tuple[tuple[Phrase, str], ...] = ()) -> None:
+        self.entries = entries
+        by_first: dict[str, list[int]] = {}
+        patterns: list[int] = []
+        for index, (phrase, _) in enumerate(entries):
+            first = phrase[0] if phrase else ""
+            if phrase and "*" not in first:
+                by_first.setdefault(first, []).append(index)
+            else:
+                patterns.append(index)
+        self._by_first = {first: tuple(indexes) for first, indexes in by_first.items()}
+        self._patterns = tuple(patterns)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, PhraseTable) and other.entries == self.entries
+
+    def __hash__(self) -> int:
+        return hash(self.entries)
+
+    def __repr__(self) -> str:
+        return f"PhraseTable({self.entries!r})"
+
+    def longest(self, tokens: list[str], i: int) -> _Match | None:
+        """The longest entry whose phrase matches at token ``i``; of equally long ones the first in
+        the table (what a scan of the whole table in order gives)."""
+        best: _Match | None = None
+        best_index = len(self.entries)
+        for index in (*self._by_first.get(tokens[i], ()), *self._patterns):
+            phrase, cls = self.entries[index]
+            longer = best is None or len(phrase) > best.length or (len(phrase) == best.length and index < best_index)
+            if longer and _phrase_at(phrase, tokens, i):
+                best, best_index = _Match(cls, i, len(phrase)), index
+        return best
+
+
 @dataclass(frozen=True, slots=True)
 class LanguageRules:
     """One language's entry of the data file (keys documented in its header)."""
@@ -84,8 +125,8 @@ class LanguageRules:
     openers: tuple[str, ...]
     lead: tuple[Phrase, ...]
     subordinators: tuple[Phrase, ...]
-    front: tuple[tuple[Phrase, str], ...]
-    anywhere: tuple[tuple[Phrase, str], ...]
+    front: PhraseTable
+    anywhere: PhraseTable
     final: tuple[tuple[Phrase, str], ...]
     modals: tuple[Phrase, ...]
     modal_window: tuple[int, int]
@@ -99,8 +140,8 @@ class LanguageRules:
                           turkish_case=spec.get("case") == "turkish",
                           fold_accents=bool(spec.get("fold_accents", False)),
                           char_map=tuple(dict(spec.get("char_map", {})).items()),
-                          openers=tuple(spec.get("openers", ())), lead=(), subordinators=(), front=(),
-                          anywhere=(), final=(), modals=(), modal_window=(int(before), int(after)),
+                          openers=tuple(spec.get("openers", ())), lead=(), subordinators=(),
+                          front=PhraseTable(), anywhere=PhraseTable(), final=(), modals=(), modal_window=(int(before), int(after)),
                           modal_stops=(), yesno_on_first_clause=spec.get("yesno_clause", "last") == "first")
 
         def phrases(key: str) -> tuple[Phrase, ...]:
@@ -111,8 +152,9 @@ class LanguageRules:
                          for name, texts in spec.get(key, {}).items() for text in texts)
 
         return replace(normalizing, lead=phrases("lead"), subordinators=phrases("subordinators"),
-                       modals=phrases("modals"), modal_stops=phrases("modal_stops"), front=table("front"),
-                       anywhere=table("anywhere"), final=table("final"))
+                       modals=phrases("modals"), modal_stops=phrases("modal_stops"),
+                       front=PhraseTable(table("front")), anywhere=PhraseTable(table("anywhere")),
+                       final=table("final"))
 
     def normalize(self, text: str) -> str:
         """NFKC, the language's character map, one apostrophe, lower case, optionally no accents."""
@@ -167,14 +209,6 @@ def _first_phrase(phrases: tuple[Phrase, ...], tokens: list[str], i: int) -> int
     return 0
 
 
-def _longest(table: tuple[tuple[Phrase, str], ...], tokens: list[str], i: int) -> _Match | None:
-    best: _Match | None = None
-    for phrase, cls in table:
-        if (best is None or len(phrase) > best.length) and _phrase_at(phrase, tokens, i):
-            best = _Match(cls, i, len(phrase))
-    return best
-
-
 def _question_sentence(text: str) -> tuple[str, str, bool]:
     """The first sentence ending in a question mark, the text up to it, and whether there is one."""
     pieces = [piece.strip() for piece in _SENTENCE_END.split(text)]
@@ -204,7 +238,7 @@ class _Sentence:
         for _ in range(3):
             if i >= len(self.tokens):
                 return None
-            hit = _longest(self.rules.front, self.tokens, i)
+            hit = self.rules.front.longest(self.tokens, i)
             if hit:
                 return hit
             skip = _first_phrase(self.rules.lead, self.tokens, i)
@@ -215,7 +249,7 @@ class _Sentence:
 
     def anywhere(self) -> _Match | None:
         for i in range(self.first, len(self.tokens)):
-            hit = _longest(self.rules.anywhere, self.tokens, i)
+            hit = self.rules.anywhere.longest(self.tokens, i)
             if hit:
                 return hit
         return None
