@@ -72,6 +72,28 @@ def test_a_text_moves_little_with_the_batch_it_is_in(model: E5Model) -> None:
     assert np.array_equal(model.encode(texts), together)  # the same batch gives the same bits
 
 
+def test_prepared_texts_give_the_same_bits_and_are_taken_out(model: E5Model, monkeypatch) -> None:
+    import webfaq_stream.embed.e5 as e5
+
+    texts = fixture_texts(4)
+    plain = model.encode(texts)
+    model.prepare(texts[:20])
+    tokenized: list[int] = []
+    token_ids = model.token_ids
+    monkeypatch.setattr(model, "token_ids", lambda batch: tokenized.append(len(batch)) or token_ids(batch))
+    assert np.array_equal(model.encode(texts), plain)
+    prepared, missing = set(texts[:20]), 0
+    for text in texts:  # each prepared text's ids are used once
+        missing += text not in prepared
+        prepared.discard(text)
+    assert tokenized == [missing]  # only the texts not prepared were tokenized by encode
+    assert not model._prepared  # encode took them out
+    monkeypatch.setattr(e5, "PREPARED_TEXTS", 5)
+    model.prepare(texts[:20])
+    assert list(model._prepared) == list(dict.fromkeys(texts[:20]))[-5:]  # bounded: the oldest dropped
+    model._prepared.clear()
+
+
 def test_passes_come_in_few_shapes(model: E5Model, monkeypatch) -> None:
     shapes: set[tuple[int, int]] = set()
     scripted = model.encoder.model

@@ -67,6 +67,9 @@ MIN_PASS_TOKENS = 512
 #: from 1,114 MB after 40 calls to 1,585 MB with exact shapes, from 695 to 715 MB with these (at the
 #: same speed: bench/RESULTS.md).
 SHAPE_STEP = 8
+#: Texts whose token ids :meth:`E5Model.prepare` keeps for a later :meth:`E5Model.encode`, at most
+#: (the oldest are dropped first): a few worker batches' worth.
+PREPARED_TEXTS = 16_384
 #: The matrices (and biases) of one encoder layer, as the file names them.
 _LAYER_PARTS = ("q", "k", "v", "ao", "fi", "fo")
 _SPACES = re.compile(" {2,}")
@@ -372,12 +375,37 @@ class E5Model:
         self.dim = weights.hidden
         self.workers = workers or available_cores()
         self._pool = single_threaded_pool(self.workers)
+        self._prepared: dict[str, list[int]] = {}
+        self._prepared_lock = threading.Lock()
 
     def token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         return [self.tokenizer.token_ids(PASSAGE_PREFIX + text, self.max_tokens) for text in texts]
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Tokenize ``texts`` ahead of their :meth:`encode`, which then runs only the forward passes
+        (the worker tokenizes a batch in its extraction thread while the passes of the batch before
+        run). The same ids either way, so the same vectors; at most :data:`PREPARED_TEXTS` texts
+        are kept, and ``encode`` takes each text's ids out."""
         ids = self.token_ids(texts)
+        with self._prepared_lock:
+            self._prepared.update(zip(texts, ids))
+            while len(self._prepared) > PREPARED_TEXTS:
+                del self._prepared[next(iter(self._prepared))]
+
+    def _ids(self, texts: Sequence[str]) -> list[list[int]]:
+        """The token ids of ``texts``: prepared ones taken out of the store, the others computed."""
+        with self._prepared_lock:
+            found = [self._prepared.pop(text, None) for text in texts]
+        missing = [index for index, ids in enumerate(found) if ids is None]
+        for index, ids in zip(missing, self.token_ids([texts[index] for index in missing])):
+            found[index] = ids
+        return found  # type: ignore[return-value]
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode(texts)
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        ids = self._ids(texts)
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
         # PASSES_PER_THREAD passes per thread when the texts allow, none over FORWARD_TOKENS padded tokens
         share = -(-sum(map(len, ids)) // (self.workers * PASSES_PER_THREAD))

@@ -120,6 +120,14 @@ class BatchedEmbedder:
         self.alignment_threshold = (defaults.alignment_threshold
                                     if alignment_threshold is None else alignment_threshold)
         self._encode_batch = encode_batch
+        self._prepare: Callable[[list[str]], None] | None = getattr(encode_batch, "prepare", None)
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Work on ``texts`` that the engine can do ahead of :meth:`encode` (multilingual-e5-small:
+        tokenization), from another thread; nothing for engines without it. ``encode`` gives the
+        same vectors either way."""
+        if self._prepare is not None and texts:
+            self._prepare([text if isinstance(text, str) else str(text) for text in texts])
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (batched); returns ``(len(texts), dim)`` float32, rows L2-normalised."""
@@ -166,7 +174,7 @@ def _load_e5(options: LoadOptions) -> tuple[int, Callable[[list[str]], Any]]:
     if options.precision not in ("auto", "bf16", "fp32"):
         raise ModelError(f"multilingual-e5-small: precision must be auto, bf16 or fp32, not {options.precision!r}")
     model = E5Model(max_tokens=options.max_tokens or 512, precision=options.precision)  # type: ignore[arg-type]
-    return model.dim, model.encode
+    return model.dim, model  # callable, with ``prepare`` (tokenization ahead of encode)
 
 
 def _load_use(options: LoadOptions) -> tuple[int, Callable[[list[str]], Any]]:
@@ -292,6 +300,14 @@ class StoreModels:
         if not questions:
             return np.zeros((0, self.dim), dtype=np.float32)
         return question_answer_vectors(self.store.encode(questions), self.store.encode(answers))
+
+    def prepare(self, questions: Sequence[str], answers: Sequence[str]) -> None:
+        """What the store model can do ahead of :meth:`pair_vectors` for these pairs (its
+        ``prepare``, if it has one: tokenization), e.g. in the worker's extraction thread."""
+        prepare = getattr(self.store, "prepare", None)
+        if prepare is not None:
+            prepare(questions)
+            prepare(answers)
 
     def query_vector(self, text: str) -> np.ndarray:
         """The vector a search for ``text`` compares with the store vectors."""
