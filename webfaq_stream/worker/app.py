@@ -2,16 +2,18 @@
 
 The agent reads the crawl topic in batches (``stream.take_events(batch_size, within=
 batch_timeout_s)``: ``take`` with the events, for their offsets and headers; raw values) and hands
-each batch to :class:`BatchRunner`, which runs :class:`~webfaq_stream.worker.batch.BatchProcessor` in
-one thread.
+each batch to :class:`BatchRunner`, which runs the stages of
+:class:`~webfaq_stream.worker.batch.BatchProcessor` in threads, overlapping consecutive batches
+(:class:`~webfaq_stream.worker.stages.BatchStages`).
 
-Offsets after writes: Faust commits an offset only once its event is acked, and ``take_events``
-acks a batch's events only when the agent asks for the next batch, i.e. after the batch was stored.
+Offsets after writes: Faust commits an offset only once its event is acked, and :class:`BatchRunner`
+holds each message by a reference until its batch was stored, so the ack ``take_events`` gives when
+the agent asks for the next batch does not commit it.
 An abandoned batch's messages are marked so that Faust never acks them; an unexpected failure exits
 the worker (status 3) for its supervisor to restart it: nothing past the last stored batch is ever
 committed. At-least-once delivery is made exact by the checkpoint skip and the idempotent store.
 ``stream_wait_empty`` is off (with ``take`` it can hang a shutdown); a SIGTERM lets the batch in hand
-finish within the grace period.
+finish within the grace period (each batch in flight).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import asyncio
 import logging
 import os
 import tempfile
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -31,6 +34,7 @@ from webfaq_stream.settings import Settings
 from webfaq_stream.worker.batch import BatchOutcome, BatchProcessor
 from webfaq_stream.worker.health import HealthState
 from webfaq_stream.worker.shutdown import BatchAbandoned
+from webfaq_stream.worker.stages import BATCHES_IN_FLIGHT, BatchStages
 
 log = logging.getLogger(__name__)
 
@@ -66,14 +70,21 @@ def _never_ack(events: Sequence[Any]) -> None:
         event.message.acked = True
 
 
-class BatchRunner:
-    """The agent's side: runs :class:`BatchProcessor` in one thread, guards the acks.
+def _release(events: Sequence[Any]) -> None:
+    """Drop :class:`BatchRunner`'s hold on stored events: Faust may now commit their offsets."""
+    for event in events:
+        event.ack()
 
-    One batch at a time: ``take_events`` acks (and so lets Faust commit) a batch's events only
-    when :meth:`handle` returns, i.e. after :meth:`_complete` saw the batch stored. (Returning
-    early to overlap Faust's buffering with the batch, holding each message by ``incref`` until it
-    is stored, was tried: no gain beyond the shared machine's noise, and one unexplained stall in
-    ~15 bench runs; see bench/RESULTS.md.)
+
+class BatchRunner:
+    """The agent's side: runs the batches' stages in threads (:class:`BatchStages`), guards the acks.
+
+    :meth:`handle` hands a batch to :class:`BatchStages` and returns as soon as fewer than
+    :data:`BATCHES_IN_FLIGHT` batches are unstored, so that the next batch is extracted while this one
+    is embedded, and embedded while this one is stored. Each message is held (``Message.incref``), so
+    the ack that ``take_events`` gives it when :meth:`handle` returns does not let Faust commit it;
+    :meth:`_complete` releases it (``Event.ack``) once its batch is stored, and marks it never-acked
+    otherwise. Faust commits a partition only up to its first unacked offset.
     """
 
     def __init__(self, processor: BatchProcessor, health: HealthState | None = None) -> None:
@@ -81,26 +92,45 @@ class BatchRunner:
         self.health = health
         #: ``(topic, partition) -> end offset or None``; set by :func:`build_app` (consumer lag).
         self.end_offset: Any = None
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-batch")
+        self.stages = BatchStages(processor)
+        self.executor = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="webfaq-batch")
+        self.in_flight: deque[asyncio.Task[None]] = deque()
 
     async def handle(self, events: Sequence[Any]) -> None:
+        for event in events:
+            event.message.incref()
         messages = [raw_message(event) for event in events]
-        future = asyncio.get_running_loop().run_in_executor(self.executor, self.processor.process, messages)
-        await self._complete(events, messages, future)
+        future = asyncio.get_running_loop().run_in_executor(
+            self.executor, self.stages.run, self.stages.ticket(), messages)
+        task = asyncio.ensure_future(self._complete(events, messages, future))
+        self.in_flight.append(task)
+        task.add_done_callback(self.in_flight.remove)
+        try:
+            while len(self.in_flight) >= BATCHES_IN_FLIGHT:
+                await asyncio.wait([self.in_flight[0]])
+        except asyncio.CancelledError:
+            # The app is stopping: let the batches in hand finish within the grace period.
+            stop = self.processor.stop
+            stop.request("worker stopping")
+            if self.in_flight:
+                await asyncio.wait(list(self.in_flight), timeout=min(stop.remaining_s(), stop.grace_s))
+            raise
 
     async def _complete(self, events: Sequence[Any], messages: list[RawMessage],
                         future: asyncio.Future[BatchOutcome]) -> None:
-        """Wait for one batch; mark its events never-acked unless it was stored."""
+        """Wait for one batch; release its events for commit once stored, else mark them never-acked."""
         try:
             outcome: BatchOutcome = await asyncio.shield(future)
         except asyncio.CancelledError:
-            # The app is stopping mid-batch: let the batch finish within the grace period.
+            # The loop is stopping mid-batch: let the batch finish within the grace period.
             stop = self.processor.stop
             stop.request("worker stopping")
             await asyncio.wait([future], timeout=min(stop.remaining_s(), stop.grace_s))
             if not future.done() or future.cancelled() or future.exception() is not None:
                 _never_ack(events)
                 log.warning("stopping: batch of %d records abandoned, not committed", len(events))
+            else:
+                _release(events)
             raise
         except BatchAbandoned as exc:
             _never_ack(events)
@@ -111,6 +141,7 @@ class BatchRunner:
             log.critical("batch of %d records not stored, exiting without committing: %s", len(events), exc)
             logging.shutdown()
             os._exit(EXIT_STORE_FAILED)
+        _release(events)
         if self.health is not None:
             self.health.mark_broker_ok()
         result = outcome.result

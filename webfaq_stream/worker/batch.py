@@ -1,7 +1,12 @@
 """One worker batch, from raw messages to stored pairs and a checkpoint (no Faust, no Kafka here).
 
-``BatchProcessor(pipeline=..., embedder=..., store=..., dead_letters=...).process(messages)``, run in
-a worker thread (the CPU-bound work never runs on the event loop):
+``BatchProcessor(pipeline=..., embedder=..., store=..., dead_letters=...)`` works a batch in three
+stages, each run in a worker thread (the CPU-bound work never runs on the event loop):
+``extract(messages)`` (steps 1-2: reads the store, writes nothing), ``embed(extracted)`` (the model
+work of step 4: no store access) and ``commit(embedded)`` (steps 3-5: every write). ``process(messages)``
+runs the three in a row; the worker overlaps the stages of consecutive batches
+(:class:`~webfaq_stream.worker.stages.BatchStages`), and ``commit`` reads the checkpoint again, so
+a batch is stored as if the batches before it had been stored before it was extracted:
 
 1. reads the store's checkpoint and skips records it already covers (replays after a crash), and
    its tombstones;
@@ -51,7 +56,6 @@ import logging
 import time
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -87,9 +91,6 @@ log = logging.getLogger(__name__)
 MODEL_KEY = "model"
 #: Seconds a batch in hand may still take after a stop when no GracefulStop is given.
 STOP_GRACE_S = 30.0
-#: Messages per pipeline chunk; the extraction thread runs chunk k+1 while chunk k is embedded.
-EXTRACT_CHUNK = 8
-NO_TOMBSTONES = Tombstones()
 
 
 def store_models(embedder: StoreModels | Embedder) -> StoreModels:
@@ -131,6 +132,38 @@ class BatchOutcome:
     batch_seq: int
     seconds: float
     compaction: CompactionReport | None = None
+
+
+@dataclass(frozen=True)
+class ExtractedBatch:
+    """A batch after :meth:`BatchProcessor.extract`: its records, those the checkpoint did not cover
+    (``fresh``), their pipeline result without forgotten pairs, the record of each pair (``sources``),
+    the tombstones that were applied, and when the batch's work started (``time.monotonic``)."""
+
+    messages: Sequence[RawMessage]
+    fresh: list[RawMessage]
+    result: BatchResult
+    sources: list[RawMessage]
+    tombstones: Tombstones
+    started: float
+
+
+@dataclass(frozen=True)
+class EmbeddedBatch:
+    """A batch after :meth:`BatchProcessor.embed`: one store vector per pair of ``extracted.result``."""
+
+    extracted: ExtractedBatch
+    vectors: np.ndarray
+
+
+def _offsets(checkpoint: dict[str, Any]) -> dict[str, int]:
+    """A checkpoint's offsets: ``"<topic>:<partition>" -> next offset to store``."""
+    return dict(checkpoint.get("offsets") or {})
+
+
+def _covers(covered: dict[str, int], message: RawMessage) -> bool:
+    """Whether the checkpoint offsets ``covered`` already include ``message`` (a replay)."""
+    return message.source is not None and message.source.offset < int(covered.get(offset_key(message.source), 0))
 
 
 @dataclass(frozen=True)
@@ -187,78 +220,77 @@ class BatchProcessor:
         self.stop = stop or GracefulStop(STOP_GRACE_S)
         self.retry = RetryPolicy(self.stop, health=health, metrics=metrics, delay_s=retry_delay_s,
                                  max_delay_s=retry_max_delay_s)
-        self._extractor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="webfaq-extract")
         self.tombstones = TombstoneCache()
 
     def process(self, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Steps 1-5; retries a store that is down until it works, isolates the records that make
-        the store step fail for good (module contract); raises ``BatchAbandoned`` when a stop arrives
-        first."""
+        """Steps 1-5 in this thread: ``commit(embed(extract(messages)))``."""
+        return self.commit(self.embed(self.extract(messages)))
+
+    def extract(self, messages: Sequence[RawMessage]) -> ExtractedBatch:
+        """Steps 1-2: the records the checkpoint does not cover, through the pipeline, without the pairs
+        of forgotten origins and URLs; then the model's work that can run ahead of :meth:`embed`
+        (``StoreModels.prepare``: tokenization). Reads the store (checkpoint, tombstones), writes
+        nothing."""
         started = time.monotonic()
-        checkpoint = self.retry.call(lambda: self.store.get_meta(CHECKPOINT_KEY), "reading the checkpoint") or {}
-        covered: dict[str, int] = dict(checkpoint.get("offsets") or {})
-        fresh = [m for m in messages if m.source is None
-                 or m.source.offset >= int(covered.get(offset_key(m.source), 0))]
+        covered = _offsets(self._checkpoint())
+        fresh = [m for m in messages if not _covers(covered, m)]
         tombstones = self.retry.call(lambda: self.tombstones.current(self.store), "reading the tombstones")
-        result, vectors, sources = self._extract_and_embed(fresh, tombstones)
+        result, sources = BatchResult(), []
+        for message in fresh:  # one at a time: each pair's record is known (isolation, forgotten URLs)
+            part = self.pipeline.run([message])
+            result.extend(part)
+            sources += [message] * len(part.pairs)
+        kept = result.drop_pairs(Reason.FORGOTTEN, tombstones.covers)
+        self.embedder.prepare([p.question for p in result.pairs], [p.answer for p in result.pairs])
+        return ExtractedBatch(messages, fresh, result, [sources[i] for i in kept], tombstones, started)
+
+    def embed(self, batch: ExtractedBatch) -> EmbeddedBatch:
+        """Step 4's model work: the store vectors of the batch's pairs, in calls of the model's batch
+        size at most (no store access)."""
+        pairs, step = batch.result.pairs, max(1, int(self.embedder.batch_size))
+        parts = [self.embedder.pair_vectors([p.question for p in pairs[start:start + step]],
+                                            [p.answer for p in pairs[start:start + step]])
+                 for start in range(0, len(pairs), step)] or [self.embedder.pair_vectors([], [])]
+        return EmbeddedBatch(batch, np.concatenate(parts) if len(parts) > 1 else parts[0])
+
+    def commit(self, batch: EmbeddedBatch) -> BatchOutcome:
+        """Steps 3-5: labels, dead letters, the pairs with the checkpoint in one store operation,
+        compaction; retries a store that is down until it works, isolates the records that make the
+        store step fail for good (module contract); raises ``BatchAbandoned`` when a stop arrives first.
+
+        The checkpoint is read again first: a batch extracted while an earlier one was not yet stored
+        (:class:`~webfaq_stream.worker.stages.BatchStages`) may hold records that batch stored (a
+        redelivery after a rebalance); it is then extracted and embedded again against the new
+        checkpoint, so no record is stored or counted twice."""
+        extracted = batch.extracted
+        checkpoint = self._checkpoint()
+        covered = _offsets(checkpoint)
+        if any(_covers(covered, message) for message in extracted.fresh):
+            log.info("records of this batch were stored meanwhile: extracting it again")
+            batch = self.embed(self.extract(extracted.messages))
+            extracted = batch.extracted
+        result, replayed = extracted.result, len(extracted.messages) - len(extracted.fresh)
         self._label(result)
         self._send_dead_letters(result.dead_letters)
         batch_seq = int(checkpoint.get("batch_seq") or 0) + 1
-        result, index = self._store_batch(result, vectors, sources, covered, batch_seq,
-                                          replayed=len(messages) - len(fresh), tombstones=tombstones)
+        result, index = self._store_batch(result, batch.vectors, extracted.sources, covered, batch_seq,
+                                          replayed=replayed, tombstones=extracted.tombstones)
         compaction = None
         if self.compaction is not None:
             with self.store.batch():
                 compaction = self.compaction.after_batch(index)
-        seconds = time.monotonic() - started
+        seconds = time.monotonic() - extracted.started
         if self.metrics is not None:
             self.metrics.observe_batch(BatchStats(
-                records=len(messages), pages_with_faq=result.pages_with_faq, pairs_kept=len(result.pairs),
-                aligned_pairs=index.aligned_pairs_changed, drops=dict(result.drops),
-                languages=dict(result.languages()), dead_letters=dict(result.dead_letter_reasons()),
-                seconds=seconds))
-        return BatchOutcome(result, index, len(messages) - len(fresh), batch_seq, seconds, compaction)
+                records=len(extracted.messages), pages_with_faq=result.pages_with_faq,
+                pairs_kept=len(result.pairs), aligned_pairs=index.aligned_pairs_changed,
+                drops=dict(result.drops), languages=dict(result.languages()),
+                dead_letters=dict(result.dead_letter_reasons()), seconds=seconds))
+        return BatchOutcome(result, index, replayed, batch_seq, seconds, compaction)
 
-    def _extract_and_embed(self, messages: Sequence[RawMessage],
-                           tombstones: Tombstones = NO_TOMBSTONES,
-                           ) -> tuple[BatchResult, np.ndarray, list[RawMessage]]:
-        """``pipeline.run(messages)`` without the pairs ``tombstones`` cover, the vectors of its pairs and
-        the message each pair came from, overlapped: chunks of :data:`EXTRACT_CHUNK` messages go through
-        the pipeline in the extraction thread while this thread embeds the pairs of the chunks before, in
-        the model's batches (the same batches as one ``encode`` of all texts, so the same vectors; BLAS
-        and the model engines release the GIL). A failure in either stage is raised after the queued
-        chunks are cancelled."""
-        chunks = [messages[i:i + EXTRACT_CHUNK] for i in range(0, len(messages), EXTRACT_CHUNK)]
-        futures = [self._extractor.submit(self._run_pipeline, chunk) for chunk in chunks]
-        result, pending, parts, sources = BatchResult(), [], [], []
-        step = max(1, int(self.embedder.batch_size))
-        try:
-            for future in futures:
-                part, part_sources = future.result()
-                part_sources = [part_sources[i] for i in part.drop_pairs(Reason.FORGOTTEN, tombstones.covers)]
-                result.extend(part)
-                sources += part_sources
-                pending += part.pairs
-                while len(pending) >= step:
-                    parts.append(self.embedder.pair_vectors([p.question for p in pending[:step]],
-                                                            [p.answer for p in pending[:step]]))
-                    del pending[:step]
-            if pending or not parts:
-                parts.append(self.embedder.pair_vectors([p.question for p in pending],
-                                                        [p.answer for p in pending]))
-        finally:
-            for future in futures:
-                future.cancel()
-        return result, np.concatenate(parts) if len(parts) > 1 else parts[0], sources
-
-    def _run_pipeline(self, messages: Sequence[RawMessage]) -> tuple[BatchResult, list[RawMessage]]:
-        """``pipeline.run(messages)`` (one message at a time) and the message each pair came from."""
-        result, sources = BatchResult(), []
-        for message in messages:
-            part = self.pipeline.run([message])
-            result.extend(part)
-            sources += [message] * len(part.pairs)
-        return result, sources
+    def _checkpoint(self) -> dict[str, Any]:
+        """The store's checkpoint meta (``{}`` before the first batch); retried while the store is down."""
+        return self.retry.call(lambda: self.store.get_meta(CHECKPOINT_KEY), "reading the checkpoint") or {}
 
     def _label(self, result: BatchResult) -> None:
         """Step 4's labels: the batch's pairs replaced by their labelled selves (same order, so the

@@ -114,7 +114,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
                 return int(exc.code or 0)
         return 0
     finally:
-        if runner is not None:  # a batch still in the batch thread finishes (or is abandoned) first
+        if runner is not None:  # the batches still in the batch threads finish (or are abandoned) first
             runner.processor.stop.request("worker stopped")
             runner.executor.shutdown(wait=True)
         if scheduler is not None:
