@@ -73,7 +73,7 @@ def test_a_text_moves_little_with_the_batch_it_is_in(model: E5Model) -> None:
 
 
 def test_prepared_texts_give_the_same_bits_and_are_taken_out(model: E5Model, monkeypatch) -> None:
-    import webfaq_stream.embed.e5 as e5
+    from webfaq_stream.embed import e5
 
     texts = fixture_texts(4)
     plain = model.encode(texts)

@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pytest
+from test_worker_batch import envelope, messages, site_pages
 
 from webfaq_stream.adapters.crawl_files import Page, warc_response_bytes
 from webfaq_stream.domain.langid import LanguageTagger
@@ -24,8 +24,6 @@ from webfaq_stream.testing import FakeEmbedder, FakeTagger, MemoryDeadLetters, M
 from webfaq_stream.worker.batch import BatchOutcome, BatchProcessor, EmbeddedBatch
 from webfaq_stream.worker.shutdown import BatchAbandoned
 from webfaq_stream.worker.stages import BATCHES_IN_FLIGHT, BatchStages, InTurn
-
-from test_worker_batch import envelope, messages, site_pages
 
 
 def processor_on(store: MemoryPairStore) -> BatchProcessor:

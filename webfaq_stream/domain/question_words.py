@@ -77,7 +77,7 @@ class PhraseTable:
     """``(phrase, class)`` entries, indexed by their first token when it is a plain word (not a
     ``*`` pattern), so that a lookup at a position tries only the entries that can start there."""
 
-    __slots__ = ("entries", "_by_first", "_patterns")
+    __slots__ = ("_by_first", "_patterns", "entries")
 
     def __init__(self, entries: tuple[tuple[Phrase, str], ...] = ()) -> None:
         self.entries = entries

@@ -1,7 +1,7 @@
 """The daemon's compaction of the embedded store: when to flush and when to optimize.
 
 ``StoreCompaction(store, flush_interval_s, optimize_interval_s).after_batch(index_stats)`` runs in
-the worker's batch thread after each stored batch (so never while the store is written), once
+the worker's commit stage after each stored batch (so never while the store is written), once
 that batch or an earlier one wrote points:
 
 - **flush** (persist the segments, truncate the WAL) at most every ``flush_interval_s``;
