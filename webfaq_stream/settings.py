@@ -120,7 +120,8 @@ class Settings(BaseSettings):
                           "unset: WebFAQ's table shipped in the package.")
     max_record_bytes: int = Field(8 * 1024 * 1024, gt=0, description="Largest record/page accepted.")
     page_time_budget_s: float = Field(2.0, gt=0, description="Extraction time budget per page.")
-    batch_size: int = Field(64, ge=1, le=100_000, description="Records per worker batch.")
+    batch_size: int = Field(64, ge=1, le=100_000, description="Records per worker batch (a worker holds up to "
+                            "three at once: one extracted, one embedded, one stored).")
     batch_timeout_s: float = Field(
         0.3, gt=0, description="Longest wait to fill a batch (bench/RESULTS.md: 1.0 doubles latency).")
     topic_model: str | None = Field(
