@@ -58,7 +58,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -460,7 +459,7 @@ def in_process_rate(tmp: Path, records: Sequence[tuple[bytes, bytes]], models: A
     from webfaq_stream.store.opener import open_store
     from webfaq_stream.testing import MemoryDeadLetters
     from webfaq_stream.worker.batch import BatchProcessor
-    from webfaq_stream.worker.stages import BATCHES_IN_FLIGHT, BatchStages
+    from webfaq_stream.worker.stages import BatchStages
 
     settings = Settings(qdrant_url=None, store_dir=tmp / "in-process-store")
     store = open_store(settings, models.dim, models.wide_dim)
@@ -471,10 +470,9 @@ def in_process_rate(tmp: Path, records: Sequence[tuple[bytes, bytes]], models: A
                     for offset, (key, value) in enumerate(records)]
         stages = BatchStages(processor)
         started = time.perf_counter()
-        with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT) as pool:  # as BatchRunner runs them
-            futures = [pool.submit(stages.run, stages.ticket(), messages[start:start + batch])
-                       for start in range(0, len(messages), batch)]
-            pairs = sum(len(future.result().result.pairs) for future in futures)
+        futures = [stages.submit(messages[start:start + batch]) for start in range(0, len(messages), batch)]
+        pairs = sum(len(future.result().result.pairs) for future in futures)
+        stages.close()
         return pairs / (time.perf_counter() - started)
     finally:
         store.close()

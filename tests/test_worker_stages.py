@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from webfaq_stream.store.stats import STATS_KEY
 from webfaq_stream.testing import FakeEmbedder, FakeTagger, MemoryDeadLetters, MemoryPairStore, messages_from
 from webfaq_stream.worker.batch import BatchOutcome, BatchProcessor, EmbeddedBatch
 from webfaq_stream.worker.shutdown import BatchAbandoned
-from webfaq_stream.worker.stages import BATCHES_IN_FLIGHT, BatchStages, InTurn
+from webfaq_stream.worker.stages import BatchStages, InTurn
 
 
 def processor_on(store: MemoryPairStore) -> BatchProcessor:
@@ -46,11 +45,11 @@ def contents(store: MemoryPairStore) -> dict[str, Any]:
 
 
 def run_pipelined(stages: BatchStages, batches: Sequence[Sequence[RawMessage]]) -> list[Any]:
-    """Each batch in a thread of its own, tickets in order, as ``BatchRunner`` runs them; a batch's
-    outcome or the exception it raised."""
-    with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT) as pool:
-        futures = [pool.submit(stages.run, stages.ticket(), batch) for batch in batches]
-        return [future.exception() or future.result() for future in futures]
+    """The batches submitted in order, as ``BatchRunner`` submits them; a batch's outcome or the
+    exception it raised."""
+    futures = [stages.submit(batch) for batch in batches]
+    stages.close()
+    return [future.exception() or future.result() for future in futures]
 
 
 def without_times(meta: dict[str, Any] | None) -> dict[str, Any]:
@@ -189,8 +188,3 @@ def test_result_extend_is_run_of_the_concatenation() -> None:
     first.extend(pipeline.run(values[4:]))
     assert first == pipeline.run(values)
     assert BatchResult() == pipeline.run([])
-
-
-def test_tickets_come_in_call_order() -> None:
-    stages = BatchStages(processor_on(MemoryPairStore()))
-    assert [stages.ticket() for _ in range(4)] == [0, 1, 2, 3]

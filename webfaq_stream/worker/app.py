@@ -24,7 +24,6 @@ import os
 import tempfile
 from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -93,15 +92,13 @@ class BatchRunner:
         #: ``(topic, partition) -> end offset or None``; set by :func:`build_app` (consumer lag).
         self.end_offset: Any = None
         self.stages = BatchStages(processor)
-        self.executor = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="webfaq-batch")
         self.in_flight: deque[asyncio.Task[None]] = deque()
 
     async def handle(self, events: Sequence[Any]) -> None:
         for event in events:
             event.message.incref()
         messages = [raw_message(event) for event in events]
-        future = asyncio.get_running_loop().run_in_executor(
-            self.executor, self.stages.run, self.stages.ticket(), messages)
+        future = asyncio.wrap_future(self.stages.submit(messages))
         task = asyncio.ensure_future(self._complete(events, messages, future))
         self.in_flight.append(task)
         task.add_done_callback(self.in_flight.remove)

@@ -1,7 +1,7 @@
 """Consecutive batches overlapped stage by stage: extract batch N+2 while N+1 is embedded and N stored.
 
-In: numbered batches (:meth:`BatchStages.ticket`, in the order the records arrived), each run by
-:meth:`BatchStages.run` in a thread of its own. Out: each batch's
+In: batches, in the order the records arrived (:meth:`BatchStages.submit`: each gets the next
+ticket and a thread of its own). Out: a future of each batch's
 :class:`~webfaq_stream.worker.batch.BatchOutcome`.
 
 Guarantees:
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -55,21 +56,30 @@ class InTurn:
 
 
 class BatchStages:
-    """Runs :class:`BatchProcessor`'s stages for numbered batches in order (module contract)."""
+    """Runs :class:`BatchProcessor`'s stages for the batches submitted, in order (module contract)."""
 
     def __init__(self, processor: BatchProcessor) -> None:
         self.processor = processor
         self._extract, self._embed, self._commit = InTurn(), InTurn(), InTurn()
         self._tickets = 0
+        self._submitting = threading.Lock()
         self._failed: int | None = None  # the first ticket that did not commit
+        self._threads = ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="webfaq-batch")
 
-    def ticket(self) -> int:
-        """The next batch's number; take them in the order the batches arrive."""
-        ticket, self._tickets = self._tickets, self._tickets + 1
-        return ticket
+    def submit(self, messages: Sequence[RawMessage]) -> Future[BatchOutcome]:
+        """Run one batch after every batch submitted before it; :data:`BATCHES_IN_FLIGHT` run at once,
+        later ones wait for a thread in the order they came (so a batch never waits for the turn of
+        one that has no thread)."""
+        with self._submitting:
+            ticket, self._tickets = self._tickets, self._tickets + 1
+            return self._threads.submit(self.run, ticket, messages)
+
+    def close(self) -> None:
+        """Wait for the batches submitted (each finishes or is abandoned), then free the threads."""
+        self._threads.shutdown(wait=True)
 
     def run(self, ticket: int, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Extract, embed and commit one batch, each stage in its turn; raises what a stage raised,
+        """Extract, embed and commit batch number ``ticket`` (:meth:`submit` numbers them), each stage in its turn; raises what a stage raised,
         or ``BatchAbandoned`` when an earlier batch did not commit. A failed batch still takes (and
         passes on) its later turns, so the batches after it never wait for it."""
         failure: BaseException | None = None

@@ -116,7 +116,7 @@ def run_worker(settings: Settings, *, bootstrap: str | None = None) -> int:
     finally:
         if runner is not None:  # the batches still in the batch threads finish (or are abandoned) first
             runner.processor.stop.request("worker stopped")
-            runner.executor.shutdown(wait=True)
+            runner.stages.close()
         if scheduler is not None:
             scheduler.stop(timeout_s=60)
         if forget_requests is not None:
