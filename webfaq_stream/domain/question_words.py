@@ -29,7 +29,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -73,44 +73,36 @@ class _Match:
     length: int
 
 
+@dataclass(frozen=True)
 class PhraseTable:
-    """``(phrase, class)`` entries, indexed by their first token when it is a plain word (not a
-    ``*`` pattern), so that a lookup at a position tries only the entries that can start there."""
+    """``(phrase, class)`` entries and, per plain first token (not a ``*`` pattern), the entries that
+    can start with it, in table order: the patterns' entries among them."""
 
-    __slots__ = ("_by_first", "_patterns", "entries")
+    entries: tuple[tuple[Phrase, str], ...] = ()
+    _starting: dict[str, tuple[tuple[Phrase, str], ...]] = field(init=False, repr=False, compare=False)
+    _patterns: tuple[tuple[Phrase, str], ...] = field(init=False, repr=False, compare=False)
 
-    def __init__(self, entries: tuple[tuple[Phrase, str], ...] = ()) -> None:
-        self.entries = entries
-        by_first: dict[str, list[int]] = {}
-        patterns: list[int] = []
-        for index, (phrase, _) in enumerate(entries):
-            first = phrase[0] if phrase else ""
-            if phrase and "*" not in first:
-                by_first.setdefault(first, []).append(index)
-            else:
-                patterns.append(index)
-        self._by_first = {first: tuple(indexes) for first, indexes in by_first.items()}
-        self._patterns = tuple(patterns)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, PhraseTable) and other.entries == self.entries
-
-    def __hash__(self) -> int:
-        return hash(self.entries)
-
-    def __repr__(self) -> str:
-        return f"PhraseTable({self.entries!r})"
+    def __post_init__(self) -> None:
+        starting: dict[str, list[tuple[Phrase, str]]] = {}
+        patterns: list[tuple[Phrase, str]] = []
+        for entry in self.entries:
+            phrase = entry[0]
+            if phrase and "*" not in phrase[0]:
+                starting.setdefault(phrase[0], list(patterns)).append(entry)
+            else:  # a pattern may start at any token
+                patterns.append(entry)
+                for entries in starting.values():
+                    entries.append(entry)
+        object.__setattr__(self, "_starting", {first: tuple(entries) for first, entries in starting.items()})
+        object.__setattr__(self, "_patterns", tuple(patterns))
 
     def longest(self, tokens: list[str], i: int) -> _Match | None:
-        """The longest entry whose phrase matches at token ``i``; of equally long ones the first in
-        the table (what a scan of the whole table in order gives)."""
+        """The longest entry whose phrase matches at token ``i``, the first in table order of equally
+        long ones (a scan of the whole table, over the entries that can start there)."""
         best: _Match | None = None
-        best_index = len(self.entries)
-        for index in (*self._by_first.get(tokens[i], ()), *self._patterns):
-            phrase, cls = self.entries[index]
-            longer = best is None or len(phrase) > best.length or (len(phrase) == best.length and index < best_index)
-            if longer and _phrase_at(phrase, tokens, i):
-                best, best_index = _Match(cls, i, len(phrase)), index
+        for phrase, cls in self._starting.get(tokens[i], self._patterns):
+            if (best is None or len(phrase) > best.length) and _phrase_at(phrase, tokens, i):
+                best = _Match(cls, i, len(phrase))
         return best
 
 
