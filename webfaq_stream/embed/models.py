@@ -101,6 +101,11 @@ PACKAGED_SENTENCE_TRANSFORMERS = {
 }
 
 
+def _as_strings(texts: Sequence[Any]) -> list[str]:
+    """The texts an engine is given: each a ``str``."""
+    return [text if isinstance(text, str) else str(text) for text in texts]
+
+
 class BatchedEmbedder:
     """An :class:`~webfaq_stream.ports.Embedder` over a raw ``encode_batch(texts) -> array`` function."""
 
@@ -127,11 +132,14 @@ class BatchedEmbedder:
         tokenization), from another thread; nothing for engines without it. ``encode`` gives the
         same vectors either way."""
         if self._prepare is not None and texts:
-            self._prepare([text if isinstance(text, str) else str(text) for text in texts])
+            try:
+                self._prepare(_as_strings(texts))
+            except Exception as exc:  # the engines raise assorted errors
+                raise ModelError(f"{self.name}: tokenizing failed: {exc}") from exc
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Embed ``texts`` (batched); returns ``(len(texts), dim)`` float32, rows L2-normalised."""
-        texts = [text if isinstance(text, str) else str(text) for text in texts]
+        texts = _as_strings(texts)
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         parts = []
