@@ -1,7 +1,7 @@
 """Consecutive batches overlapped stage by stage: extract batch N+2 while N+1 is embedded and N stored.
 
 In: batches, in the order the records arrived (:meth:`BatchStages.submit`: each gets the next
-ticket and a thread of its own). Out: a future of each batch's
+ticket, and one of :data:`BATCHES_IN_FLIGHT` threads). Out: a future of each batch's
 :class:`~webfaq_stream.worker.batch.BatchOutcome`.
 
 Guarantees:
