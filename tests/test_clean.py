@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import emoji
 import pytest
 from hypothesis import given, settings
@@ -82,6 +84,13 @@ def test_every_emoji_is_removed_as_the_emoji_package_removes_it() -> None:
     for key in emoji.EMOJI_DATA:
         for text in (key, f"Ja {key} ok", f"Größe 3{key}\u200d{key}!", f"#{key}1"):
             assert clean.without_emoji(text) == emoji.replace_emoji(text, ""), ascii(text)
+
+
+def test_every_single_character_is_removed_or_kept_as_the_emoji_package_does() -> None:
+    """Characters that are no emoji's start but that the package removes alone (the variation selectors)."""
+    kept_wrongly = [hex(code) for code in range(0x80, sys.maxunicode + 1)
+                    if clean.without_emoji(chr(code)) != emoji.replace_emoji(chr(code), "")]
+    assert kept_wrongly == []
 
 
 _EMOJI_ALPHABET = sorted({char for key in emoji.EMOJI_DATA for char in key}) + list("#*0123456789 aéßЖ日\u200d")

@@ -84,10 +84,11 @@ def rewrite(text: str, prefixes: Iterable[re.Pattern[str]]) -> str:
 
 def _emoji_starts() -> frozenset[str]:
     """What starts an emoji of the ``emoji`` package: the first character of every emoji that does
-    not start with ASCII, and U+20E3, which every keycap (``#``, ``*`` or a digit, ``#️⃣``) holds."""
+    not start with ASCII; U+20E3, which every keycap (``#``, ``*`` or a digit, ``#️⃣``) holds; and the
+    variation selectors U+FE0E and U+FE0F, which the package removes even where they stand alone."""
     if any(key[0].isascii() and "\u20e3" not in key for key in emoji.EMOJI_DATA):
         raise RuntimeError("emoji: an emoji starts with ASCII and is no keycap; clean.without_emoji needs a look")
-    return frozenset({key[0] for key in emoji.EMOJI_DATA if not key[0].isascii()} | {"\u20e3"})
+    return frozenset({key[0] for key in emoji.EMOJI_DATA if not key[0].isascii()} | {"\u20e3", "\ufe0e", "\ufe0f"})
 
 
 _EMOJI_STARTS = _emoji_starts()
