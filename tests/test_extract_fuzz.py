@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.domain.model import PageDropped, PageFAQ
+from webfaq_stream.extract import scan
 from webfaq_stream.extract.page import extract_faq, has_faq_marker
 
 FIXTURES = SHARED_FIXTURES / "faq-pages"
@@ -52,3 +53,21 @@ def test_cut_and_spliced_pages_give_a_result_or_a_named_drop(index: int, data: s
 def test_prefilter_agrees_with_a_case_insensitive_search(before: bytes, word: bytes, after: bytes) -> None:
     page = before + word + after
     assert has_faq_marker(page) == (b"faqpage" in page.lower())
+
+
+def _boundaries() -> list[int]:
+    """Offsets where the prefilter's search changes method or chunk (the head, the first two chunks)."""
+    head, chunk = scan._HEAD_BYTES, scan._FIRST_CHUNK_BYTES
+    return [head, head + chunk, head + 3 * chunk]
+
+
+@settings(max_examples=120, deadline=None)
+@given(st.sampled_from(_boundaries()), st.integers(-9, 9), st.sampled_from([b"faqpage", b"FAQPage", b"faqpag"]),
+       st.integers(0, 9))
+def test_prefilter_finds_the_word_across_its_chunk_boundaries(boundary: int, shift: int, word: bytes,
+                                                              tail: int) -> None:
+    at = boundary + shift
+    page = b"x" * at + word + b"y" * tail
+    assert has_faq_marker(page) == (word.lower() == b"faqpage")
+    # a page that ends inside the word, just past a boundary
+    assert not has_faq_marker(page[:at + len(word) - 1])

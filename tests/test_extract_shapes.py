@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from webfaq_stream.extract.jsonld import parse_jsonld
 from webfaq_stream.extract.page import extract_faq, has_faq_marker
-from webfaq_stream.extract.text import html_to_text
+from webfaq_stream.extract.text import fold_whitespace, html_to_text
 
 URL = "https://example.com/faq"
 Q1, A1 = "What does the first question ask?", "The first answer says something long enough."
@@ -66,6 +75,34 @@ def test_questions_hanging_off_an_item_list() -> None:
     assert _pairs(_page(graph)) == [(Q1, A1)]
 
 
+@pytest.mark.parametrize("spell", [
+    str.lower,  # acceptedanswer, mainentity
+    lambda name: name[0].upper() + name[1:],  # AcceptedAnswer
+    lambda name: "schema:" + name,
+    lambda name: "https://schema.org/" + name,
+])
+def test_property_names_in_any_prefix_and_letter_case(spell: Callable[[str], str]) -> None:
+    answer = {"@type": "Answer", spell("text"): A1}
+    question = {"@type": "Question", spell("name"): Q1, spell("acceptedAnswer"): answer}
+    assert _pairs(_page({"type": "FAQPage", spell("mainEntity"): [question]})) == [(Q1, A1)]
+
+
+def test_the_first_spelling_of_a_property_wins() -> None:
+    first_plain = {"@type": "Question", "name": Q1, "schema:name": Q2, "acceptedAnswer": {"text": A1}}
+    first_prefixed = {"@type": "Question", "schema:name": Q2, "name": Q1, "acceptedAnswer": {"text": A1}}
+    assert _pairs(_page({"@type": "FAQPage", "mainEntity": first_plain})) == [(Q1, A1)]
+    assert _pairs(_page({"@type": "FAQPage", "mainEntity": first_prefixed})) == [(Q2, A1)]
+
+
+def test_a_question_reachable_twice_gives_its_pair_once() -> None:
+    graph = {"@graph": [
+        {"@type": "FAQPage", "@id": "#a", "mainEntity": [{"@id": "#q"}, {"@id": "#q"}]},
+        {"@type": "FAQPage", "@id": "#b", "mainEntity": {"@id": "#q"}},
+        {"@id": "#q", **_question(Q1, A1)},
+    ]}
+    assert _pairs(_page(graph)) == [(Q1, A1)]
+
+
 def test_questions_not_reachable_from_a_faq_page_are_ignored() -> None:
     page = _page({"@type": "FAQPage", "name": "no questions"}, _question(Q1, A1))
     assert _pairs(page) == []
@@ -92,6 +129,21 @@ def test_html_and_entity_escaped_html_in_text() -> None:
                          "<p>First&nbsp;para</p><p>Second <strong>bo</strong>ld\u200b para.</p>")
     assert _pairs(_page({"@type": "FAQPage", "mainEntity": question})) == [
         ("Is bold & escaped?", "First para Second bold para.")]
+
+
+_DROPPED = "\u200b\u200c\u200d\u2060\ufeff\u00ad"  # zero-width characters and the soft hyphen
+_SPACES = " \t\n\r\x0b\x0c\x1c\x85\xa0\u1680\u2002\u2028\u3000"
+
+
+@given(st.text(alphabet=st.sampled_from([*"ab\u00e9\u4e2d.", *_SPACES, *_DROPPED]), max_size=40))
+def test_fold_whitespace_drops_invisible_characters_and_collapses_every_whitespace(text: str) -> None:
+    assert fold_whitespace(text) == " ".join(re.sub(f"[{_DROPPED}]", "", text).split())
+
+
+def test_no_printable_character_but_the_space_is_whitespace_or_dropped() -> None:
+    """What the fast path of ``fold_whitespace`` relies on, for every code point."""
+    printable = (chr(code) for code in range(sys.maxunicode + 1) if chr(code).isprintable())
+    assert [c for c in printable if c != " " and (c.isspace() or c in _DROPPED)] == []
 
 
 def test_same_pair_twice_and_json_ld_quoted_in_javascript_counted_once() -> None:
@@ -178,3 +230,22 @@ def test_supplied_extruct_microdata_is_read_as_the_page_declared_it() -> None:
         ("Where is the shop?", "At the harbour."), ("When is it open?", "Every day from nine.")]
     assert result.title == "Shop"
     assert extract_faq(b"<html></html>", URL, microdata=["not json", json.dumps(items[0])]).pairs == result.pairs
+
+
+def test_json_ld_read_from_several_threads_at_once_collects_each_blocks_own_objects() -> None:
+    blocks = [json.dumps({"@type": "FAQPage", "mainEntity": [_question(f"Q{i}-{j}?", f"A{i}-{j}.") for j in range(20 * i)]})
+              for i in range(1, 9)]
+
+    def read(block: str) -> tuple[int, int]:
+        nodes: list[dict[str, object]] = []
+        parse_jsonld(block, nodes)
+        return len(nodes), 1 + 2 * (len(json.loads(block)["mainEntity"]))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads take turns inside the parses
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            counts = list(pool.map(read, blocks * 50))
+    finally:
+        sys.setswitchinterval(interval)
+    assert all(found == expected for found, expected in counts)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from typing import Any
 
 import jstyleson
@@ -51,7 +52,7 @@ def is_jsonld_type(value: str | None) -> bool:
 def jsonld_blocks(tree: LexborHTMLParser) -> list[str]:
     """Texts of the page's ``application/ld+json`` script elements, in document order."""
     return [script.text(deep=True) for script in tree.tags("script")
-            if is_jsonld_type(script.attrs.get("type"))]
+            if is_jsonld_type(script.attributes.get("type"))]
 
 
 def _unwrapped(text: str) -> str:
@@ -66,34 +67,46 @@ def _unwrapped(text: str) -> str:
     return text[:match.start()] if match else text
 
 
+class _Reader(threading.local):
+    """This thread's JSON decoder (made once: a decoder costs microseconds to make) and the objects its
+    last reading collected, in the order in which they end (the C parser's object hook)."""
+
+    def __init__(self) -> None:
+        self.found: list[dict[str, Any]] = []
+        self.decoder = json.JSONDecoder(strict=False, object_hook=self._collect)
+
+    def _collect(self, node: dict[str, Any]) -> dict[str, Any]:
+        self.found.append(node)
+        return node
+
+    def loads(self, source: str, consecutive: bool = False) -> Any:
+        """One JSON value of ``source`` (with ``consecutive``, the list of its values one after the
+        other); raises ``ValueError``. Forgets what an earlier reading collected."""
+        self.found.clear()
+        return _consecutive_values(source, self.decoder) if consecutive else self.decoder.decode(source)
+
+
+_READER = _Reader()
+
+
 def parse_jsonld(text: str, nodes: list[dict[str, Any]] | None = None) -> list[Any]:
     """The top-level JSON values of one JSON-LD block (a top-level array gives its items).
 
     With ``nodes``, every JSON object of the block is also appended to it, in the order in which the
     objects end (collected by the C parser's object hook: no second walk over the values).
     """
-    text = text.lstrip("\ufeff")
-    found: list[dict[str, Any]] = []
-
-    def collect(node: dict[str, Any]) -> dict[str, Any]:
-        found.append(node)
-        return node
-
-    def loads(source: str, parse: Any = json.loads) -> Any:
-        found.clear()  # a failed attempt may have collected objects already
-        return parse(source, strict=False, object_hook=collect)
-
     try:
-        values = _lenient_values(text, loads)
+        values = _lenient_values(text.lstrip("\ufeff"))
     except RecursionError:
         raise PageDropped("too_deep", "JSON-LD nesting exceeds the recursion limit") from None
     if nodes is not None and values:  # objects of a failed reading are not the block's
-        nodes.extend(found)
+        nodes.extend(_READER.found)
     return values
 
 
-def _lenient_values(text: str, loads: Any) -> list[Any]:
+def _lenient_values(text: str) -> list[Any]:
     """The block's top-level values, by the first reading that succeeds, cheapest first."""
+    loads = _READER.loads
     try:
         return _top_level(loads(text))
     except ValueError:
@@ -114,17 +127,16 @@ def _lenient_values(text: str, loads: Any) -> list[Any]:
             repaired = jstyleson.dispose(repaired)
         except (ValueError, TypeError, IndexError):
             return []
-    for parse in (json.loads, _consecutive_values):
+    for consecutive in (False, True):
         try:
-            return _top_level(loads(repaired, parse))
+            return _top_level(loads(repaired, consecutive))
         except ValueError:
             continue
     return []
 
 
-def _consecutive_values(text: str, **options: Any) -> list[Any]:
+def _consecutive_values(text: str, decoder: json.JSONDecoder) -> list[Any]:
     """Every JSON value of ``text``, one after the other, separated by whitespace, ``,`` or ``;``."""
-    decoder = json.JSONDecoder(**options)
     values: list[Any] = []
     position = _SEPARATOR.match(text, 0).end()  # type: ignore[union-attr]
     while position < len(text):

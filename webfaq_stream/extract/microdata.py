@@ -93,18 +93,18 @@ class _Reader:
         if self._ids is None:
             self._ids = {}
             for node in self.tree.css("[id]"):
-                self._ids.setdefault(node.attrs.get("id") or "", node)
+                self._ids.setdefault(node.attributes.get("id") or "", node)
         return self._ids.get(identifier)
 
     def _referenced(self, scope: LexborNode) -> list[LexborNode]:
         """The properties an ``itemref`` brings in: each named element (when it has ``itemprop``) and,
         unless it is an item itself, the ``itemprop`` elements below it that no item inside it holds."""
         found: list[LexborNode] = []
-        for identifier in (scope.attrs.get("itemref") or "").split():
+        for identifier in (scope.attributes.get("itemref") or "").split():
             element = self._by_id(identifier)
             if element is None or element.mem_id == scope.mem_id:
                 continue
-            attributes = element.attrs
+            attributes = element.attributes
             if "itemprop" in attributes:
                 found.append(element)
             if "itemscope" in attributes:
@@ -118,7 +118,7 @@ class _Reader:
     def item(self, scope: LexborNode, building: frozenset[int] = frozenset()) -> Node:
         """The JSON-LD-shaped node of the item ``scope``."""
         self.used.add(scope.mem_id)
-        attributes = scope.attrs
+        attributes = scope.attributes
         node: Node = {}
         types = (attributes.get("itemtype") or "").split()
         if types:
@@ -132,7 +132,7 @@ class _Reader:
         if attributes.get("itemref"):
             properties = properties + self._referenced(scope)
         for element in properties:
-            names = (element.attrs.get("itemprop") or "").split()
+            names = (element.attributes.get("itemprop") or "").split()
             if not names or element.mem_id in inside:
                 continue
             value = self.value(element, inside)
@@ -146,7 +146,7 @@ class _Reader:
 
     def value(self, element: LexborNode, building: frozenset[int], as_item: bool = True) -> Any:
         """A property value (see the module contract)."""
-        attributes = element.attrs
+        attributes = element.attributes
         if as_item and "itemscope" in attributes:
             return self.item(element, building)
         tag = element.tag

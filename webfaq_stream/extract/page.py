@@ -118,10 +118,10 @@ def _dom_items(tree: LexborHTMLParser, url: str, deadline: float) -> list[list[A
     """Microdata items (when an item is an FAQPage) and RDFa nodes (when a ``typeof`` names one)."""
     declared = {element.mem_id: element for element in tree.css(_FAQ_DECLARATIONS)}.values()
     found: list[list[Any]] = []
-    if any("itemscope" in element.attrs and _names_faq_page(element.attrs.get("itemtype"))
+    if any("itemscope" in element.attributes and _names_faq_page(element.attributes.get("itemtype"))
            for element in declared):
         found.append(microdata_items(tree, url, deadline))
-    rdfa_pages = [element for element in declared if _names_faq_page(element.attrs.get("typeof"))]
+    rdfa_pages = [element for element in declared if _names_faq_page(element.attributes.get("typeof"))]
     if rdfa_pages:
         found.append(rdfa_items(tree, rdfa_pages, url, deadline))
     return found

@@ -71,7 +71,7 @@ def _iri_of(attributes: Any) -> str | None:
 def rdfa_lite_items(marked: list[LexborNode], deadline: float | None = None) -> list[Node]:
     """The top-level RDFa Lite nodes of a page, from its ``typeof``/``property`` elements in document
     order (see the module contract)."""
-    typed = [element for element in marked if "typeof" in element.attrs]
+    typed = [element for element in marked if "typeof" in element.attributes]
     # every typed element in document order claims the marked elements below it: the last claim is
     # the nearest typed ancestor
     subject_of: dict[int, int] = {}
@@ -89,7 +89,7 @@ def rdfa_lite_items(marked: list[LexborNode], deadline: float | None = None) -> 
     top: list[Node] = []
     nodes: dict[int, Node] = {}
     for element in marked:
-        attributes = element.attrs
+        attributes = element.attributes
         subject = nodes.get(subject_of.get(element.mem_id, -1))
         properties = (attributes.get("property") or "").split()
         typeof = attributes.get("typeof")
@@ -119,7 +119,7 @@ def _context_of(element: LexborNode) -> dict[str, str]:
     context: dict[str, str] = {}
     current: LexborNode | None = element
     while current is not None and current.is_element_node and len(context) < 2:
-        attributes = current.attrs
+        attributes = current.attributes
         for name in ("vocab", "prefix"):
             if name not in context and attributes.get(name):
                 context[name] = attributes[name] or ""

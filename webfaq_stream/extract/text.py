@@ -42,6 +42,11 @@ _ESCAPED_TAG = re.compile(r"&lt;/?[a-zA-Z]")
 
 def fold_whitespace(text: str) -> str:
     """Drop zero-width characters and soft hyphens, collapse whitespace (NBSP included), trim."""
+    # every whitespace character but the ASCII space, and every character dropped here, is unprintable
+    # (Unicode categories Cc, Cf, Zs, Zl, Zp): a printable text without two spaces in a row needs at
+    # most its ends trimmed (one C pass over the text instead of building a list of its words)
+    if text.isprintable() and "  " not in text:
+        return text.strip(" ")
     # isascii() is O(1) on CPython, and so is a search for a character wider than any of the text's
     # (Latin-1 text is tested for the soft hyphen alone): the regex runs only where one occurs
     if not text.isascii() and any(character in text for character in _INVISIBLE_CHARACTERS):
@@ -109,7 +114,7 @@ def _title(scope: LexborNode) -> str | None:
 
 def _description(scope: LexborNode) -> str | None:
     for node in scope.css("meta[name]"):
-        attributes = node.attrs
+        attributes = node.attributes
         if (attributes.get("name") or "").strip().lower() == "description":
             return fold_whitespace(attributes.get("content") or "")
     return None
