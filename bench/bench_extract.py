@@ -9,12 +9,13 @@ both give the same pairs (the plain call reads no RDFa; those pages are timed ap
 over the whole set and page by page (median of the rounds per page; the slowest ratio is printed).
 
 Rows:
-1. FAQ pages: pages/s of the project and of the plain call, their ratio, and the lowest page ratio;
+1. FAQ pages: pages/s of the project and of the plain call, their ratio, the lowest page ratio, how
+   many pages are under 1.5x, and the pages with the lowest ratios (their times);
 2. pages without FAQ markup: pages/s of the project (target: 10,000 on one core);
 3. per FAQ page with pairs kept by WebFAQ's filters: the project's extraction time and the time the
    default embedding model (``load_embedder(Settings.embedding_model)``) takes to embed that page's
    kept pairs (``question answer``, one batch, as the worker does), medians and the largest ratio
-   (target: extraction under a tenth of embedding).
+   (target: extraction under a tenth of embedding), and the page with the largest ratio.
 Time is this process's CPU time (``time.process_time``), so figures are per core and other processes
 sharing the machine distort them less (wall time is printed for row 1). Every figure is the median of
 ``--rounds`` interleaved rounds.
@@ -46,6 +47,8 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / 
 URL = "https://example.com/faq"
 
 Pairs = list[tuple[str, str]]
+#: How many of the lowest page ratios row 1 names.
+LOWEST_SHOWN = 5
 
 
 def project(page: bytes) -> Pairs:
@@ -90,15 +93,19 @@ def rate(extract: Callable[[bytes], object], pages: list[bytes], rounds: int) ->
     return statistics.median(cpu_rates), statistics.median(wall_rates)
 
 
-def faq_rows(agree: list[bytes], others: list[bytes], rounds: int) -> None:
-    ours, ours_wall = rate(project, agree, rounds)
-    theirs, _ = rate(plain_extruct, agree, rounds)
-    ours_each, theirs_each = per_page_times(project, agree, rounds), per_page_times(plain_extruct, agree, rounds)
+def faq_rows(agree: dict[str, bytes], others: list[bytes], rounds: int) -> None:
+    pages = list(agree.values())
+    ours, ours_wall = rate(project, pages, rounds)
+    theirs, _ = rate(plain_extruct, pages, rounds)
+    ours_each, theirs_each = per_page_times(project, pages, rounds), per_page_times(plain_extruct, pages, rounds)
     ratios = [t / max(o, 1e-9) for o, t in zip(ours_each, theirs_each, strict=True)]
     below = sum(ratio < 1.5 for ratio in ratios)
     print(f"{'pages':<34}{'project p/s':>12}{'plain p/s':>11}{'ratio':>8}{'lowest page':>13}{'wall p/s':>10}")
     print(f"{f'FAQ pages, same pairs ({len(agree)})':<34}{ours:>12,.0f}{theirs:>11,.1f}{ours / theirs:>7.2f}x"
           f"{min(ratios):>12.2f}x{ours_wall:>10,.0f}   pages under 1.5x: {below}")
+    lowest = sorted(zip(ratios, agree, ours_each, theirs_each))[:LOWEST_SHOWN]
+    print("  lowest page ratios: " + "; ".join(f"{name} {ratio:.2f}x ({o * 1e6:,.0f} vs {t * 1e6:,.0f} us)"
+                                               for ratio, name, o, t in lowest))
     if others:
         ours, ours_wall = rate(project, others, rounds)
         theirs, _ = rate(plain_extruct, others, rounds)
@@ -106,15 +113,17 @@ def faq_rows(agree: list[bytes], others: list[bytes], rounds: int) -> None:
               f"{'':>13}{ours_wall:>10,.0f}")
 
 
-def embedding_row(pages: list[bytes], rounds: int) -> None:
+def embedding_row(pages: dict[str, bytes], rounds: int) -> None:
     model = load_settings().embedding_model
     embedder = load_embedder(model)
     texts: list[list[str]] = []
     kept_pages: list[bytes] = []
-    for page in pages:
+    kept_names: list[str] = []
+    for name, page in pages.items():
         kept, _ = clean_pairs([RawPair(q, a) for q, a in project(page)])
         if kept:
             kept_pages.append(page)
+            kept_names.append(name)
             texts.append([f"{pair.question} {pair.answer}" for pair in kept])
     embedder.encode(texts[0])  # warm the model
     extraction = per_page_times(project, kept_pages, rounds)
@@ -130,24 +139,28 @@ def embedding_row(pages: list[bytes], rounds: int) -> None:
     print(f"\nextraction vs embedding ({model}), {len(kept_pages)} FAQ pages, {pairs} kept pairs:")
     print(f"  extraction per page   median {statistics.median(extraction) * 1e3:8.2f} ms")
     print(f"  embedding its pairs   median {statistics.median(embed_each) * 1e3:8.2f} ms")
-    print(f"  extraction/embedding  median {statistics.median(ratios):8.3f}   largest {max(ratios):.3f}"
+    largest = max(range(len(ratios)), key=ratios.__getitem__)
+    print(f"  extraction/embedding  median {statistics.median(ratios):8.3f}   largest {ratios[largest]:.3f}"
           f"   (target < 0.1; totals {sum(extraction) / sum(embed_each):.3f})")
+    print(f"  largest: {kept_names[largest]}, {len(texts[largest])} kept pairs, extraction "
+          f"{extraction[largest] * 1e3:.2f} ms, embedding {embed_each[largest] * 1e3:.2f} ms")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    faq_pages = [path.read_bytes() for path in sorted(FIXTURES.glob("*.html"))]
+    named = {path.stem: path.read_bytes() for path in sorted(FIXTURES.glob("*.html"))}
+    faq_pages = list(named.values())
     plain_pages = [re.sub(rb"(?i)faqpage", b"WebPage", page) for page in faq_pages]
     mean_kb = sum(map(len, faq_pages)) / len(faq_pages) / 1024
     load = os.getloadavg()
     print(f"{len(faq_pages)} pages, mean {mean_kb:.0f} KB, {args.rounds} rounds, one core, "
           f"load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}")
 
-    agree = [page for page in faq_pages if project(page) == plain_extruct(page)]
-    others = [page for page in faq_pages if page not in agree]
-    pairs = sum(len(project(page)) for page in agree)
+    agree = {name: page for name, page in named.items() if project(page) == plain_extruct(page)}
+    others = [page for name, page in named.items() if name not in agree]
+    pairs = sum(len(project(page)) for page in agree.values())
     print(f"same pairs as the plain call on {len(agree)}/{len(faq_pages)} pages ({pairs} pairs); "
           f"{len(others)} timed apart (the plain call reads no RDFa)")
     assert all(project(page) == [] for page in plain_pages), "markup-free pages must give no pairs"
@@ -156,7 +169,7 @@ def main() -> None:
     ours, ours_wall = rate(project, plain_pages, args.rounds * 20)
     print(f"{'pages without FAQ markup':<34}{ours:>12,.0f}{'':>11}{'':>8}{'':>13}{ours_wall:>10,.0f}"
           "   (target 10,000)")
-    embedding_row(faq_pages, args.rounds)
+    embedding_row(named, args.rounds)
 
 
 if __name__ == "__main__":
