@@ -56,18 +56,19 @@ def test_prefilter_agrees_with_a_case_insensitive_search(before: bytes, word: by
 
 
 def _boundaries() -> list[int]:
-    """Offsets where the prefilter's search changes method or chunk (the head, the first two chunks)."""
-    head, chunk = scan._HEAD_BYTES, scan._FIRST_CHUNK_BYTES
-    return [head, head + chunk, head + 3 * chunk]
+    """Offsets where the prefilter's search changes method or chunk: the end of a small page searched
+    whole, the end of a big page's head, the ends of its first two chunks."""
+    small, head, chunk = scan._SMALL_PAGE_BYTES, scan._HEAD_BYTES, scan._CHUNK_BYTES
+    return [small, head, head + chunk, head + 2 * chunk]
 
 
 @settings(max_examples=120, deadline=None)
 @given(st.sampled_from(_boundaries()), st.integers(-9, 9), st.sampled_from([b"faqpage", b"FAQPage", b"faqpag"]),
-       st.integers(0, 9))
+       st.integers(0, 9), st.booleans())
 def test_prefilter_finds_the_word_across_its_chunk_boundaries(boundary: int, shift: int, word: bytes,
-                                                              tail: int) -> None:
+                                                              tail: int, big: bool) -> None:
     at = boundary + shift
-    page = b"x" * at + word + b"y" * tail
+    page = b"x" * at + word + b"y" * tail + (b"z" * scan._SMALL_PAGE_BYTES if big else b"")
     assert has_faq_marker(page) == (word.lower() == b"faqpage")
-    # a page that ends inside the word, just past a boundary
+    # a page that ends inside the word
     assert not has_faq_marker(page[:at + len(word) - 1])

@@ -45,7 +45,7 @@ from webfaq_stream.extract.graph import collect_nodes, faq_pairs
 from webfaq_stream.extract.jsonld import jsonld_blocks, parse_jsonld
 from webfaq_stream.extract.microdata import extruct_items_to_jsonld, microdata_items
 from webfaq_stream.extract.rdfa import rdfa_items
-from webfaq_stream.extract.scan import folded, has_marker, open_element_bounds
+from webfaq_stream.extract.scan import has_marker, open_element_bounds
 from webfaq_stream.extract.text import html_to_text, page_title_and_description
 
 DEFAULT_MAX_BYTES = 8 * 1024 * 1024
@@ -65,7 +65,7 @@ _FAQ_DECLARATIONS = '[itemtype*="faqpage" i],[typeof*="faqpage" i]'
 
 def has_faq_marker(page: bytes) -> bool:
     """The prefilter: does ``faqpage`` occur in the bytes, in any letter case?"""
-    return has_marker(folded(page))
+    return has_marker(page)
 
 
 def _check_is_html(page: bytes) -> None:
@@ -82,7 +82,7 @@ def _check_deadline(deadline: float, step: str) -> None:
         raise PageDropped("too_slow", f"page time budget exceeded during {step}")
 
 
-def _check_bounds(page: Any) -> None:
+def _check_bounds(page: bytes) -> None:
     bounds = open_element_bounds(page, few_tags=MAX_DEPTH)
     if bounds.depth > MAX_DEPTH:
         raise PageDropped("too_deep", f"about {bounds.depth} elements open at once > {MAX_DEPTH}")
@@ -154,10 +154,9 @@ def extract_faq(
     _check_is_html(page)
     supplied_blocks = [block for block in (json_ld or ()) if isinstance(block, str)]
     supplied_items = [text for text in (microdata or ()) if isinstance(text, str)]
-    fold = folded(page)
-    if not has_marker(fold) and not any("faqpage" in text.lower() for text in supplied_blocks + supplied_items):
+    if not has_marker(page) and not any("faqpage" in text.lower() for text in supplied_blocks + supplied_items):
         return PageFAQ(pairs=())
-    _check_bounds(fold)
+    _check_bounds(page)
 
     tree = _parse(page, encoding or sniffed_encoding(page))
     _check_deadline(deadline, "HTML parsing")

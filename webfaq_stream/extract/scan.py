@@ -4,13 +4,13 @@ Neither scan decides what is extracted, nor whether markup stands inside a comme
 element: the tree built by the parser (:mod:`webfaq_stream.extract.page`) decides that.
 
 Contract:
-- :func:`folded` (page bytes -> ``uint8`` array): the page with every byte OR ``0x20`` (ASCII letters
-  lower-cased; ``<``, ``/``, ``>`` and digits kept), in this thread's scratch buffer: valid until the
-  next call in the same thread. Nothing is allocated per page.
-- :func:`has_marker` (folded page -> bool): the prefilter, a case-insensitive ``faqpage`` in the bytes,
-  searched front to back and left at the first match: the first 32 KB as a string, the rest vectorised
-  (numpy) in chunks that double. A 300 KB page without the word costs tens of microseconds.
-- :func:`open_element_bounds` (folded page -> :class:`TreeBounds`): an estimate, from the tag bytes,
+- :func:`has_marker` (page bytes -> bool): the prefilter, ``faqpage`` in the bytes in any letter case,
+  searched front to back and left at the first match. A page up to 64 KB, and the first 8 KB of a
+  bigger one, are searched as a string; the rest in chunks of 512 KB, vectorised (numpy). Each piece
+  is folded (every byte OR ``0x20``: ASCII letters lower-cased) into this thread's scratch buffer
+  first, so that nothing is allocated per page and a chunk stays in the CPU's cache. A 300 KB page
+  without the word costs tens of microseconds.
+- :func:`open_element_bounds` (page bytes -> :class:`TreeBounds`): an estimate, from the tag bytes,
   of the deepest stack of open elements the tree builder will hold and of its work (the stack depth
   summed over the start tags: HTML5 tree construction walks the stack for most start tags, and lexbor
   does so without a depth cap, so 100,000 nested ``<div>`` take it 20 s). Per element name, an end
@@ -33,17 +33,25 @@ import numpy as np
 
 MARKER = b"faqpage"
 _MARKER_PATTERN = re.compile(re.escape(MARKER))
-#: Where in the marker the four bytes compared as one 32-bit word start ("qpag"), and that word.
-_ANCHOR_AT = len(MARKER) - 5
-_ANCHOR = int(np.frombuffer(MARKER[_ANCHOR_AT:_ANCHOR_AT + 4], dtype=np.uint32)[0])
+#: Where in the marker the two bytes compared as one 16-bit word stand ("qp", rare in HTML), and that
+#: word. Two bytes, not four: of the word's alignments only the first is aligned in memory, and numpy
+#: compares a misaligned view at about half the speed (measured: 16-bit words at two alignments cost
+#: 20% less than 32-bit words at four).
+_ANCHOR_AT = 2
+_ANCHOR = int(np.frombuffer(MARKER[_ANCHOR_AT:_ANCHOR_AT + 2], dtype=np.uint16)[0])
 #: Bytes at the start of a page searched for the marker as a string. Measured: the string search costs
-#: about 0.4 ns a byte and leaves at the first match; the vectorised scan about 0.3 ns a byte over its
-#: whole chunk, plus about 10 us of set-up a chunk. Half the fixture pages name FAQPage in their first
-#: 5 KB; on pages without the word the head costs about 6 us more than scanning it vectorised.
-_HEAD_BYTES = 32 * 1024
-#: The first vectorised chunk after the head (chunks double: a page with FAQ markup leaves early, one
-#: without pays a few calls more than one scan of the whole page).
-_FIRST_CHUNK_BYTES = 512 * 1024
+#: about 0.4 ns a byte and leaves at the first match; the vectorised scan about 0.16 ns a byte over its
+#: whole chunk, plus some microseconds of set-up a chunk. Half the fixture pages name FAQPage in their
+#: first 5 KB; on pages without the word the head costs about 3 us more than scanning it vectorised.
+_HEAD_BYTES = 8 * 1024
+#: A page up to this size is searched as a string whole: there the vectorised scan's set-up costs as
+#: much as the string search, and more where its code has left the CPU's caches (pages in a crawl).
+_SMALL_PAGE_BYTES = 64 * 1024
+#: The vectorised chunks after the head: big enough that their set-up is small next to their scan,
+#: small enough that a chunk, its folded copy and its flags stay in the CPU's cache.
+_CHUNK_BYTES = 512 * 1024
+#: Bytes counted per numpy call by the bound's first pass (the same cache argument).
+_COUNT_CHUNK_BYTES = 256 * 1024
 _SCRATCH = threading.local()
 #: Elements that never stay open (void) or are closed by their next sibling or parent (optional end tag).
 _NOT_COUNTED = (
@@ -56,6 +64,7 @@ _NOT_COUNTED = (
 )
 _NAME_BYTES = 6
 _BACKSLASH = 0x5C | 0x20  # "\\" as folded ("|"): "<\\/div>" is a JSON-escaped end tag
+_FOLD_WORD = np.uint64(0x2020202020202020)
 
 
 def _scratch(name: str, size: int, dtype: Any) -> Any:
@@ -68,44 +77,41 @@ def _scratch(name: str, size: int, dtype: Any) -> Any:
     return array[:size]
 
 
-def folded(page: bytes) -> Any:
-    """The page OR ``0x20``, in this thread's scratch buffer (see the module contract)."""
-    out = _scratch("folded", len(page), np.uint8)
-    np.bitwise_or(np.frombuffer(page, dtype=np.uint8), 0x20, out=out)
+def _folded(page: bytes, start: int, stop: int) -> Any:
+    """``page[start:stop]`` OR ``0x20``, in this thread's scratch buffer (valid until the next call)."""
+    out = _scratch("folded", stop - start, np.uint8)
+    np.bitwise_or(np.frombuffer(page, dtype=np.uint8, count=stop - start, offset=start), 0x20, out=out)
     return out
 
 
-def has_marker(page: Any) -> bool:
-    """Does the folded page hold ``faqpage``? Searched front to back, leaving at the first match: the
-    first ``_HEAD_BYTES`` as a string (FAQ markup mostly stands early, and a string search is cheap to
-    leave), the rest vectorised in chunks that double in size from ``_FIRST_CHUNK_BYTES``."""
-    if _MARKER_PATTERN.search(page, 0, _HEAD_BYTES) is not None:
+def has_marker(page: bytes) -> bool:
+    """Does the page hold ``faqpage`` in any letter case? (See the module contract.)"""
+    head = len(page) if len(page) <= _SMALL_PAGE_BYTES else _HEAD_BYTES
+    if _MARKER_PATTERN.search(_folded(page, 0, head)) is not None:
         return True
     overlap = len(MARKER) - 1
-    start, size = _HEAD_BYTES - overlap, _FIRST_CHUNK_BYTES
-    while start + overlap < len(page):
-        if _holds_marker(page[start:start + size + overlap]):
+    for start in range(head - overlap, len(page) - overlap, _CHUNK_BYTES):
+        if _holds_marker(_folded(page, start, min(start + _CHUNK_BYTES + overlap, len(page)))):
             return True
-        start, size = start + size, size * 2
     return False
 
 
 def _holds_marker(chunk: Any) -> bool:
-    """Does a folded chunk hold ``faqpage``? Four of its bytes are compared as one 32-bit word at each of
-    the four alignments; the whole word is checked only where those match."""
+    """Does a folded chunk hold ``faqpage``? Two of its bytes are compared as one 16-bit word at each of
+    the two alignments; the whole word is checked only where those match."""
     word, anchor_at, anchor = MARKER, _ANCHOR_AT, _ANCHOR
     if len(chunk) < len(word):
         return False
-    for alignment in range(4):
-        words = (len(chunk) - alignment) // 4
-        matches = np.equal(chunk[alignment:alignment + 4 * words].view(np.uint32), anchor,
+    for alignment in range(2):
+        words = (len(chunk) - alignment) // 2
+        matches = np.equal(chunk[alignment:alignment + 2 * words].view(np.uint16), anchor,
                            out=_scratch("flags", words, bool))
         if not matches.any():
             continue
-        starts = np.flatnonzero(matches) * 4 + (alignment - anchor_at)
+        starts = np.flatnonzero(matches) * 2 + (alignment - anchor_at)
         starts = starts[(starts >= 0) & (starts <= len(chunk) - len(word))]
         for index, byte in enumerate(word):
-            if len(starts) and not anchor_at <= index < anchor_at + 4:
+            if len(starts) and not anchor_at <= index < anchor_at + 2:
                 starts = starts[chunk[starts + index] == byte]
         if len(starts):
             return True
@@ -137,10 +143,11 @@ def _tag_keys(page: Any, openers: Any) -> tuple[Any, Any, Any]:
     whether it is an end tag, and its first six bytes as a key (bytes after the name masked out).
 
     The eight bytes after each ``<`` are read as one little-endian word; an end tag's word is shifted
-    past its slash(es). Name bytes are letters and digits (folded: ``0x30`` and up, not ``>``)."""
+    past its slash(es). The words are folded (OR ``0x20`` each byte): name bytes are then letters and
+    digits, ``0x30`` and up, not ``>``."""
     usable = openers < len(page) - 9
     windows = np.ndarray(shape=(len(page) - 7,), dtype="<u8", buffer=page, strides=(1,))
-    words = windows[np.where(usable, openers + 1, 0)]
+    words = windows[np.where(usable, openers + 1, 0)] | _FOLD_WORD
     first = (words & np.uint64(0xFF)).astype(np.uint8)
     second = ((words >> np.uint64(8)) & np.uint64(0xFF)).astype(np.uint8)
     closing = first == 0x2F
@@ -158,22 +165,38 @@ def _tag_keys(page: Any, openers: Any) -> tuple[Any, Any, Any]:
     return valid, closing, words & _KEEP[length]
 
 
-def open_element_bounds(page: Any, few_tags: int = 0) -> TreeBounds:
-    """Estimated stack depth and tree-building work of a folded page (see the module contract).
+def _count(data: Any, value: int, dtype: Any = np.uint8) -> int:
+    """How many items of ``data`` (bytes as ``dtype`` items) equal ``value``, counted chunk by chunk."""
+    step = _COUNT_CHUNK_BYTES // np.dtype(dtype).itemsize
+    items = data.view(dtype)
+    flags = _scratch("flags", min(step, len(items)), bool)
+    return sum(int(np.count_nonzero(np.equal(items[at:at + step], value, out=flags[:len(items[at:at + step])])))
+               for at in range(0, len(items), step))
+
+
+def _count_pairs(data: Any, pair: bytes) -> int:
+    """How many times the two bytes ``pair`` stand one after the other in ``data`` (16-bit words at
+    both alignments)."""
+    value = int(np.frombuffer(pair, dtype=np.uint16)[0])
+    return sum(_count(data[alignment:alignment + (len(data) - alignment) // 2 * 2], value, np.uint16)
+               for alignment in range(2))
+
+
+def open_element_bounds(page: bytes, few_tags: int = 0) -> TreeBounds:
+    """Estimated stack depth and tree-building work of a page (see the module contract).
 
     A page with at most ``few_tags`` ``<`` bytes not followed by ``/`` (an end tag opens nothing) is
     not scanned further: it gets the bounds that hold for any page with that many start tags (every
     one open at once; each walking all of them), which are never below the full scan's."""
     if len(page) < 16:
         return TreeBounds(0, 0)
-    is_opener = np.equal(page[:-2], 0x3C, out=_scratch("flags", len(page) - 2, bool))
-    starts = int(np.count_nonzero(is_opener))
+    data = np.frombuffer(page, dtype=np.uint8)
+    starts = _count(data[:-2], 0x3C)
+    if starts > few_tags:
+        starts -= _count_pairs(data[:-1], b"</")  # end tags open nothing
     if starts <= few_tags:
         return TreeBounds(starts, starts * (starts - 1) // 2)
-    openers = np.flatnonzero(is_opener)
-    starts -= int(np.count_nonzero(page[openers + 1] == 0x2F))  # end tags open nothing
-    if starts <= few_tags:
-        return TreeBounds(starts, starts * (starts - 1) // 2)
+    openers = np.flatnonzero(data[:-2] == 0x3C)
     valid, closing, key = _tag_keys(page, openers)
     known = np.minimum(np.searchsorted(_NOT_COUNTED_KEYS, key), len(_NOT_COUNTED_KEYS) - 1)
     counted = valid & (_NOT_COUNTED_KEYS[known] != key)
