@@ -100,12 +100,21 @@ def warm_page_times(extract: Callable[[bytes], object], pages: list[bytes], roun
     return times
 
 
-def _page_ratios(ours: list[float], theirs: list[float], names: list[str]) -> str:
-    """How many pages are under 1.5x, and the lowest ratios with their times."""
-    rows = sorted((t / max(o, 1e-9), name, o, t) for o, t, name in zip(ours, theirs, names, strict=True))
-    lowest = "; ".join(f"{name} {ratio:.2f}x ({o * 1e6:,.0f} vs {t * 1e6:,.0f} us)"
-                       for ratio, name, o, t in rows[:LOWEST_SHOWN])
-    return f"lowest {rows[0][0]:.2f}x, pages under 1.5x: {sum(row[0] < 1.5 for row in rows)}; lowest: {lowest}"
+PageRatio = tuple[float, str, float, float]  # plain/project, page, project's seconds, plain's seconds
+
+
+def page_ratios(ours: list[float], theirs: list[float], names: list[str]) -> list[PageRatio]:
+    """Each page's ratio with its times, lowest ratio first."""
+    return sorted((t / max(o, 1e-9), name, o, t) for o, t, name in zip(ours, theirs, names, strict=True))
+
+
+def _below(rows: list[PageRatio]) -> int:
+    return sum(row[0] < 1.5 for row in rows)
+
+
+def _lowest(rows: list[PageRatio]) -> str:
+    return "; ".join(f"{name} {ratio:.2f}x ({o * 1e6:,.0f} vs {t * 1e6:,.0f} us)"
+                     for ratio, name, o, t in rows[:LOWEST_SHOWN])
 
 
 def rate(extract: Callable[[bytes], object], pages: list[bytes], rounds: int) -> tuple[float, float]:
@@ -124,16 +133,15 @@ def faq_rows(agree: dict[str, bytes], others: list[bytes], rounds: int) -> None:
     pages = list(agree.values())
     ours, ours_wall = rate(project, pages, rounds)
     theirs, _ = rate(plain_extruct, pages, rounds)
-    ours_each, theirs_each = per_page_times(project, pages, rounds), per_page_times(plain_extruct, pages, rounds)
-    ratios = [t / max(o, 1e-9) for o, t in zip(ours_each, theirs_each, strict=True)]
-    below = sum(ratio < 1.5 for ratio in ratios)
+    names = list(agree)
+    crawl = page_ratios(per_page_times(project, pages, rounds), per_page_times(plain_extruct, pages, rounds), names)
     print(f"{'pages':<34}{'project p/s':>12}{'plain p/s':>11}{'ratio':>8}{'lowest page':>13}{'wall p/s':>10}")
     print(f"{f'FAQ pages, same pairs ({len(agree)})':<34}{ours:>12,.0f}{theirs:>11,.1f}{ours / theirs:>7.2f}x"
-          f"{min(ratios):>12.2f}x{ours_wall:>10,.0f}   pages under 1.5x: {below}")
-    names = list(agree)
-    print(f"  page by page, in crawl order (shuffled rounds): {_page_ratios(ours_each, theirs_each, names)}")
-    ours_warm, theirs_warm = warm_page_times(project, pages, rounds), warm_page_times(plain_extruct, pages, rounds)
-    print(f"  page by page, warm ({rounds} runs in a row): {_page_ratios(ours_warm, theirs_warm, names)}")
+          f"{crawl[0][0]:>12.2f}x{ours_wall:>10,.0f}   pages under 1.5x: {_below(crawl)}")
+    print(f"  page by page, in crawl order (shuffled rounds): lowest: {_lowest(crawl)}")
+    warm = page_ratios(warm_page_times(project, pages, rounds), warm_page_times(plain_extruct, pages, rounds), names)
+    print(f"  page by page, warm ({rounds} runs in a row): lowest {warm[0][0]:.2f}x, "
+          f"pages under 1.5x: {_below(warm)}; lowest: {_lowest(warm)}")
     if others:
         ours, ours_wall = rate(project, others, rounds)
         theirs, _ = rate(plain_extruct, others, rounds)

@@ -12,7 +12,8 @@ from shared_fixtures import SHARED_FIXTURES
 
 from webfaq_stream.domain.model import PageDropped, PageFAQ
 from webfaq_stream.extract import scan
-from webfaq_stream.extract.page import extract_faq, has_faq_marker
+from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.extract.scan import has_marker as has_faq_marker
 
 FIXTURES = SHARED_FIXTURES / "faq-pages"
 # one page per syntax: JSON-LD with @graph, microdata, RDFa Lite, JSON-LD with broken blocks

@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from webfaq_stream.extract.graph import faq_pairs
 from webfaq_stream.extract.jsonld import parse_jsonld
-from webfaq_stream.extract.page import extract_faq, has_faq_marker
+from webfaq_stream.extract.page import extract_faq
+from webfaq_stream.extract.scan import has_marker as has_faq_marker
 from webfaq_stream.extract.text import fold_whitespace, html_to_text
 
 URL = "https://example.com/faq"
@@ -100,6 +102,7 @@ def test_a_question_reachable_twice_gives_its_pair_once() -> None:
         {"@type": "FAQPage", "@id": "#b", "mainEntity": {"@id": "#q"}},
         {"@id": "#q", **_question(Q1, A1)},
     ]}
+    assert faq_pairs([graph]) == [(Q1, A1)]  # the walk itself, before extraction's dedup of texts
     assert _pairs(_page(graph)) == [(Q1, A1)]
 
 

@@ -63,11 +63,6 @@ _PARSER_OPTIONS = LexborDocumentOptions.WO_EVENTS  # no <selectedcontent> mirror
 _FAQ_DECLARATIONS = '[itemtype*="faqpage" i],[typeof*="faqpage" i]'
 
 
-def has_faq_marker(page: bytes) -> bool:
-    """The prefilter: does ``faqpage`` occur in the bytes, in any letter case?"""
-    return has_marker(page)
-
-
 def _check_is_html(page: bytes) -> None:
     head = page[:_SNIFF_BYTES]
     if b"\x00" in head:

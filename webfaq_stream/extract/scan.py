@@ -96,6 +96,12 @@ def has_marker(page: bytes) -> bool:
     return False
 
 
+def _words16(data: Any, alignment: int) -> Any:
+    """``data`` from byte ``alignment`` (0 or 1) on, read as little-endian 16-bit words (the byte pairs
+    that start at the even, or at the odd, offsets)."""
+    return data[alignment:alignment + (len(data) - alignment) // 2 * 2].view(np.uint16)
+
+
 def _holds_marker(chunk: Any) -> bool:
     """Does a folded chunk hold ``faqpage``? Two of its bytes are compared as one 16-bit word at each of
     the two alignments; the whole word is checked only where those match."""
@@ -103,9 +109,8 @@ def _holds_marker(chunk: Any) -> bool:
     if len(chunk) < len(word):
         return False
     for alignment in range(2):
-        words = (len(chunk) - alignment) // 2
-        matches = np.equal(chunk[alignment:alignment + 2 * words].view(np.uint16), anchor,
-                           out=_scratch("flags", words, bool))
+        words = _words16(chunk, alignment)
+        matches = np.equal(words, anchor, out=_scratch("flags", len(words), bool))
         if not matches.any():
             continue
         starts = np.flatnonzero(matches) * 2 + (alignment - anchor_at)
@@ -167,19 +172,20 @@ def _tag_keys(page: Any, openers: Any) -> tuple[Any, Any, Any]:
 
 def _count(data: Any, value: int, dtype: Any = np.uint8) -> int:
     """How many items of ``data`` (bytes as ``dtype`` items) equal ``value``, counted chunk by chunk."""
-    step = _COUNT_CHUNK_BYTES // np.dtype(dtype).itemsize
     items = data.view(dtype)
-    flags = _scratch("flags", min(step, len(items)), bool)
-    return sum(int(np.count_nonzero(np.equal(items[at:at + step], value, out=flags[:len(items[at:at + step])])))
-               for at in range(0, len(items), step))
+    step = _COUNT_CHUNK_BYTES // items.itemsize
+    total = 0
+    for at in range(0, len(items), step):
+        part = items[at:at + step]
+        total += int(np.count_nonzero(np.equal(part, value, out=_scratch("flags", len(part), bool))))
+    return total
 
 
 def _count_pairs(data: Any, pair: bytes) -> int:
     """How many times the two bytes ``pair`` stand one after the other in ``data`` (16-bit words at
     both alignments)."""
     value = int(np.frombuffer(pair, dtype=np.uint16)[0])
-    return sum(_count(data[alignment:alignment + (len(data) - alignment) // 2 * 2], value, np.uint16)
-               for alignment in range(2))
+    return sum(_count(_words16(data, alignment), value, np.uint16) for alignment in range(2))
 
 
 def open_element_bounds(page: bytes, few_tags: int = 0) -> TreeBounds:

@@ -106,12 +106,15 @@ class BatchRunner:
             while len(self.in_flight) >= BATCHES_IN_FLIGHT:
                 await asyncio.wait([self.in_flight[0]])
         except asyncio.CancelledError:
-            # The app is stopping: let the batches in hand finish within the grace period.
-            stop = self.processor.stop
-            stop.request("worker stopping")
-            if self.in_flight:
-                await asyncio.wait(list(self.in_flight), timeout=min(stop.remaining_s(), stop.grace_s))
+            await self._finish_within_grace(list(self.in_flight))  # the app is stopping
             raise
+
+    async def _finish_within_grace(self, pending: list[Any]) -> None:
+        """Ask the processor to stop and let ``pending`` (batches in hand) finish within the grace period."""
+        stop = self.processor.stop
+        stop.request("worker stopping")
+        if pending:
+            await asyncio.wait(pending, timeout=min(stop.remaining_s(), stop.grace_s))
 
     async def _complete(self, events: Sequence[Any], messages: list[RawMessage],
                         future: asyncio.Future[BatchOutcome]) -> None:
@@ -119,10 +122,7 @@ class BatchRunner:
         try:
             outcome: BatchOutcome = await asyncio.shield(future)
         except asyncio.CancelledError:
-            # The loop is stopping mid-batch: let the batch finish within the grace period.
-            stop = self.processor.stop
-            stop.request("worker stopping")
-            await asyncio.wait([future], timeout=min(stop.remaining_s(), stop.grace_s))
+            await self._finish_within_grace([future])  # the loop is stopping mid-batch
             if not future.done() or future.cancelled() or future.exception() is not None:
                 _never_ack(events)
                 log.warning("stopping: batch of %d records abandoned, not committed", len(events))

@@ -246,7 +246,7 @@ class BatchProcessor:
 
     def embed(self, batch: ExtractedBatch) -> EmbeddedBatch:
         """Step 4's model work: the store vectors of the batch's pairs, in calls of the model's batch
-        size at most (no store access)."""
+        size at most, whatever the embedder does itself (no store access)."""
         pairs, step = batch.result.pairs, max(1, int(self.embedder.batch_size))
         parts = [self.embedder.pair_vectors([p.question for p in pairs[start:start + step]],
                                             [p.answer for p in pairs[start:start + step]])

@@ -79,9 +79,10 @@ class BatchStages:
         self._threads.shutdown(wait=True)
 
     def run(self, ticket: int, messages: Sequence[RawMessage]) -> BatchOutcome:
-        """Extract, embed and commit batch number ``ticket`` (:meth:`submit` numbers them), each stage in its turn; raises what a stage raised,
-        or ``BatchAbandoned`` when an earlier batch did not commit. A failed batch still takes (and
-        passes on) its later turns, so the batches after it never wait for it."""
+        """Extract, embed and commit batch number ``ticket`` (:meth:`submit` numbers them), each stage
+        in its turn; raises what a stage raised, or ``BatchAbandoned`` when an earlier batch did not
+        commit. A failed batch still takes (and passes on) its later turns, so the batches after it
+        never wait for it."""
         failure: BaseException | None = None
         value: Any = messages
         for stage, work in ((self._extract, self.processor.extract), (self._embed, self.processor.embed)):
